@@ -1,0 +1,60 @@
+"""The execution environment a job runs in, embedded or submitted with ``flink run -py``.
+
+Embedded (``python -m jobs.<job>.main``): PyFlink starts a local mini-cluster in its own JVM.
+It reads ``flink-conf/`` (the same configuration the standalone cluster uses), writes its
+checkpoints under the stack's cache directory and runs Python workers with this interpreter.
+
+Submitted (``flink run -py jobs/<job>/main.py``): the cluster's configuration applies; this
+module then only adds the connector jars, which the client ships with the job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from local_stack.paths import FLINK_CONF_DIR, StackPaths
+
+
+def is_submitted() -> bool:
+    """True when this process is the Python driver of ``flink run`` (the client's gateway)."""
+    return "PYFLINK_GATEWAY_PORT" in os.environ
+
+
+def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
+    """A StreamExecutionEnvironment with the connector ``jars`` added.
+
+    Must be called before anything else touches PyFlink: the embedded gateway JVM reads
+    FLINK_CONF_DIR when it starts.
+    """
+    from pyflink.common import Configuration
+    from pyflink.datastream import StreamExecutionEnvironment
+
+    config = Configuration()
+    if not is_submitted():
+        paths = StackPaths.from_env()
+        os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
+        os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs / "flink-embedded"))
+        Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
+        config.set_string("execution.checkpointing.dir", f"file://{paths.checkpoints}")
+        config.set_string("execution.checkpointing.savepoint-dir", f"file://{paths.savepoints}")
+        config.set_string("python.executable", sys.executable)
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    missing = [str(j) for j in jars if not Path(j).is_file()]
+    if missing:
+        raise FileNotFoundError(f"connector jars missing: {missing}; run scripts/setup")
+    env.add_jars(*[Path(j).resolve().as_uri() for j in jars])
+    if parallelism is not None:
+        env.set_parallelism(parallelism)
+    return env
+
+
+def kafka_connector_jar() -> Path:
+    """The shaded Kafka SQL connector fetched by scripts/setup."""
+    jars = [j for j in StackPaths.from_env().connector_jars
+            if j.name.startswith("flink-sql-connector-kafka-")]
+    if not jars:
+        raise FileNotFoundError("flink-sql-connector-kafka jar not found: run scripts/setup")
+    return jars[0]

@@ -1,0 +1,1 @@
+"""The smoke pipeline: proves Kafka -> PyFlink -> Kafka works through the connector jar."""

@@ -1,0 +1,78 @@
+"""``scripts/stack``: start, stop and inspect the local Kafka, Cassandra and Flink."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+
+from local_stack import stack
+from local_stack.paths import StackPaths
+from local_stack.process import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/stack", description=__doc__,
+        epilog=f"Services: {', '.join(stack.ALL)}. Without names, up starts "
+               f"{' and '.join(stack.DEFAULT)}; down stops all.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start services and wait until they are ready")
+    p_up.add_argument("services", nargs="*", default=list(stack.DEFAULT))
+    p_up.add_argument("--all", action="store_true", help="also the standalone Flink cluster")
+    p_down = sub.add_parser("down", help="stop services (by PID file)")
+    p_down.add_argument("services", nargs="*", default=list(stack.ALL))
+    sub.add_parser("status", help="what runs, its PID and memory, whether it answers")
+    p_logs = sub.add_parser("logs", help="show the end of a service's logs")
+    p_logs.add_argument("service", choices=stack.ALL)
+    p_logs.add_argument("-n", "--lines", type=int, default=40)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # refused connections while starting
+    logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+    paths = StackPaths.from_env()
+    try:
+        if args.command == "up":
+            stack.up(list(stack.ALL) if args.all else args.services, paths, progress=_say)
+        elif args.command == "down":
+            stack.down(args.services, paths, progress=_say)
+        elif args.command == "status":
+            return _status(paths)
+        elif args.command == "logs":
+            _logs(paths, args.service, args.lines)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _say(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+def _status(paths: StackPaths) -> int:
+    rows = stack.status(paths)
+    print(f"{'service':<10} {'process':<18} {'pid':>7} {'rss MiB':>8}  state")
+    for r in rows:
+        state = "stopped" if r.pid is None else ("ready" if r.ready else "running, not answering")
+        rss = f"{r.rss_bytes / 2**20:.0f}" if r.rss_bytes else "-"
+        print(f"{r.service:<10} {r.process:<18} {r.pid or '-':>7} {rss:>8}  {state}")
+    print(f"cache directory: {paths.root}")
+    return 0
+
+
+def _logs(paths: StackPaths, service: str, lines: int) -> None:
+    svc = stack.services(paths)[service]
+    files = [p.console_log for p in svc.processes]
+    log_path = svc.log_file
+    files += sorted(log_path.glob("*.log")) if log_path.is_dir() else [log_path]
+    for f in files:
+        print(f"==> {f} <==")
+        if f.exists():
+            subprocess.run(["tail", "-n", str(lines), str(f)], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Kafka 4 broker of the local stack: one combined broker/controller in KRaft mode.
+
+Started from the jars ``scripts/setup`` fetched (``org.apache.kafka:kafka_2.13`` and its
+runtime dependencies): storage is formatted once with ``kafka.tools.StorageTool``, then
+``kafka.Kafka`` runs in the foreground of its own session. Ready means a real round trip:
+a message produced with ``acks=all`` to the health topic is consumed back.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from local_stack import java
+from local_stack.paths import StackPaths
+from local_stack.process import ManagedProcess, StackError
+from local_stack.templates import render
+
+log = logging.getLogger(__name__)
+
+PORT = 9092
+CONTROLLER_PORT = 9093
+BOOTSTRAP = f"127.0.0.1:{PORT}"
+HEALTH_TOPIC = "_live_counters_health"
+HEAP = "-Xmx768m"
+
+
+class KafkaService:
+    name = "kafka"
+
+    def __init__(self, paths: StackPaths) -> None:
+        self.paths = paths
+        self.process = ManagedProcess("kafka", paths.run, paths.logs)
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.process]
+
+    @property
+    def log_file(self) -> Path:
+        return self.paths.logs / "kafka.log"
+
+    def _java(self, main: str, *args: str, log_conf: Path) -> list[str]:
+        return [java.java(), HEAP, "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={log_conf}",
+                "-cp", java.classpath(self.paths.lib("kafka")), main, *args]
+
+    def start(self) -> None:
+        if self.process.is_running():
+            return
+        data, conf = self.paths.data("kafka"), self.paths.conf("kafka")
+        server = render("kafka-server.properties", conf, DATA_DIR=data, PORT=PORT,
+                        CONTROLLER_PORT=CONTROLLER_PORT)
+        log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=self.paths.logs)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        if not (data / "meta.properties").exists():
+            data.mkdir(parents=True, exist_ok=True)
+            # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cmd = self._java("kafka.tools.StorageTool", "format", "--cluster-id", cid,
+                             "--config", str(server), "--ignore-formatted", log_conf=log_conf)
+            res = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+            if res.returncode != 0:
+                raise StackError(f"formatting Kafka storage in {data} failed:\n"
+                                 f"{res.stdout}{res.stderr}")
+        self.process.start(self._java("kafka.Kafka", str(server), log_conf=log_conf), env=_env())
+
+    def ready(self) -> bool:
+        ensure_topics(BOOTSTRAP, [HEALTH_TOPIC], partitions=1)
+        return round_trip(BOOTSTRAP, HEALTH_TOPIC)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["JAVA_HOME"] = str(java.java_home())
+    return env
+
+
+def ensure_topics(bootstrap: str, names: list[str], partitions: int = 4,
+                  replication: int = 1) -> None:
+    """Create the topics that do not exist yet. Existing topics are left as they are."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(n, partitions, replication) for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing, timeout_ms=10_000)
+            except TopicAlreadyExistsError:
+                pass  # created meanwhile by another caller
+    finally:
+        admin.close()
+
+
+def round_trip(bootstrap: str, topic: str, timeout_s: float = 10.0) -> bool:
+    """Produce one message with acks=all and read it back from its offset."""
+    token = uuid.uuid4().hex.encode()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        meta = producer.send(topic, token).get(timeout=timeout_s)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=int(timeout_s * 1000))
+    try:
+        tp = TopicPartition(topic, meta.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, meta.offset)
+        return any(msg.value == token for msg in consumer)
+    finally:
+        consumer.close()

@@ -1,0 +1,33 @@
+"""``scripts/submit``: submit a PyFlink job file to the local standalone Flink cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from local_stack.flink import submit
+from local_stack.process import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="scripts/submit", description=__doc__,
+        epilog="Arguments after the job file go to the job, e.g. "
+               "scripts/submit jobs/smoke/main.py --sink-topic smoke.out")
+    p.add_argument("--detached", action="store_true", help="return once the job is submitted")
+    p.add_argument("-p", "--parallelism", type=int)
+    p.add_argument("job_file", type=Path)
+    p.add_argument("job_args", nargs=argparse.REMAINDER)
+    a = p.parse_args(argv)
+    try:
+        res = submit(a.job_file, a.job_args, detached=a.detached, parallelism=a.parallelism)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(res.stdout, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The configuration files the stack and the jobs rely on say what the docs promise."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from local_stack.paths import FLINK_CONF_DIR
+from local_stack.templates import CONF_DIR, render
+
+pytestmark = pytest.mark.unit
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flat(v, key + ".") if isinstance(v, dict) else {key: v})
+    return out
+
+
+@pytest.fixture(scope="module")
+def flink_conf() -> dict:
+    return _flat(yaml.safe_load((FLINK_CONF_DIR / "config.yaml").read_text()))
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("execution.checkpointing.mode", "EXACTLY_ONCE"),
+    ("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"),
+    ("taskmanager.numberOfTaskSlots", 2),
+    ("rest.bind-address", "127.0.0.1"),
+    ("rest.port", 8081),
+    ("jobmanager.bind-host", "127.0.0.1"),
+    ("taskmanager.bind-host", "127.0.0.1"),
+])
+def test_flink_conf(flink_conf, key, expected):
+    assert flink_conf[key] == expected
+
+
+def test_flink_conf_has_a_checkpoint_interval_and_no_machine_paths(flink_conf):
+    assert flink_conf["execution.checkpointing.interval"]
+    assert "execution.checkpointing.dir" not in flink_conf  # passed by the scripts (-D)
+
+
+def test_flink_conf_dir_has_the_log_configs_flinks_scripts_expect():
+    for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+        assert (FLINK_CONF_DIR / name).is_file()
+
+
+def test_render_fills_every_token(tmp_path):
+    out = render("kafka-server.properties", tmp_path, DATA_DIR="/d", PORT=1, CONTROLLER_PORT=2)
+    text = out.read_text()
+    assert "log.dirs=/d" in text and "127.0.0.1:1" in text and "@" not in text.replace("1@", "")
+
+
+def test_render_refuses_a_missing_value(tmp_path):
+    with pytest.raises(ValueError, match="CONTROLLER_PORT"):
+        render("kafka-server.properties", tmp_path, DATA_DIR="/d", PORT=1)
+
+
+def test_every_template_is_shipped():
+    assert {p.name for p in CONF_DIR.iterdir()} >= {
+        "kafka-server.properties", "kafka-log4j2.properties", "cassandra.yaml", "logback.xml",
+        "cassandra-jvm.options"}
