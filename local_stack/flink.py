@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from local_stack import java
@@ -43,6 +44,8 @@ def flink_env(paths: StackPaths) -> dict[str, str]:
         FLINK_LOG_DIR=str(paths.logs / "flink"),
         FLINK_PID_DIR=str(paths.run / "flink"),
         JAVA_HOME=str(java.java_home()),
+        # the job's driver may run from the shipped zip: tell it where the jars are
+        LIVE_COUNTERS_STACK_DIR=str(paths.root),
         # python UDF workers and `flink run -py` use the project's interpreter
         PATH=f"{VENV_DIR / 'bin'}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -101,11 +104,15 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
            timeout: float | None = None) -> subprocess.CompletedProcess:
     """``flink run -py py_file job_args`` against the local standalone cluster.
 
+    The project's packages go along as a zip (``-pyfs``), so the cluster's Python needs only
+    the dependencies, not this checkout: the same command works against a remote cluster.
+
     Attached (the default) returns when the job ends; detached returns once it is submitted.
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
-    cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", REST_URL.removeprefix("http://")]
+    cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", REST_URL.removeprefix("http://"),
+           "-pyfs", str(package_archive(paths))]
     if detached:
         cmd.append("--detached")
     if parallelism is not None:
@@ -116,3 +123,22 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     if res.returncode != 0:
         raise StackError(f"flink run failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
+
+
+PACKAGES = ("jobs", "connectors", "local_stack")
+
+
+def package_archive(paths: StackPaths) -> Path:
+    """A zip of the project's Python packages, for ``flink run -pyfs``; rebuilt every call."""
+    from local_stack.paths import REPO_ROOT
+
+    out = paths.root / "dist" / "live_counters_packages.zip"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for pkg in PACKAGES:
+            for f in sorted((REPO_ROOT / pkg).rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    zf.write(f, f.relative_to(REPO_ROOT))
+    tmp.replace(out)
+    return out
