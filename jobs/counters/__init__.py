@@ -1,0 +1,1 @@
+"""The counting job: like and gift events from Kafka to exact Cassandra counters."""
