@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 
 from jobs.counters.logic import (
-    GIFTS,
     MIN_TS_MS,
     TOTALS,
-    WINDOWS,
-    Delta,
     Event,
     Invalid,
     Write,
-    add,
     behind,
     day_of,
     plan_write,
-    rows_of,
     validate,
     window_start,
 )
@@ -82,18 +77,6 @@ def test_window_start(ts, size, start):
 
 def test_day_of():
     assert day_of(0) == 0 and day_of(86_399_999) == 0 and day_of(86_400_000) == 1
-
-
-def test_rows_of_a_like_and_a_gift():
-    assert rows_of(Delta(5, 60_000, 0, 3, 0, 0)) == [
-        ((TOTALS, 5, 0), (3, 0, 0)), ((WINDOWS, 5, 60_000), (3, 0, 0))]
-    assert rows_of(Delta(5, 60_000, 7, 0, 2, 500)) == [
-        ((TOTALS, 5, 0), (0, 2, 500)), ((WINDOWS, 5, 60_000), (0, 2, 500)),
-        ((GIFTS, 5, 7), (2, 500))]
-
-
-def test_add():
-    assert add(None, (1, 2)) == (1, 2) and add((1, 2), (3, 4)) == (4, 6)
 
 
 R = (TOTALS, 1, 0)
