@@ -45,7 +45,8 @@ def migrate(session, keyspace: str, replication: Mapping[str, object]) -> list[s
 
 
 def authentication_enabled(session) -> bool:
-    row = session.execute("SELECT * FROM system_views.settings WHERE name = 'authenticator'").one()
+    row = session.execute("SELECT value FROM system_views.settings "
+                          "WHERE name = 'authenticator.class_name'").one()
     return row is not None and "AllowAll" not in (row.value or "AllowAll")
 
 

@@ -34,6 +34,25 @@ class AmbiguousWrite(Exception):
         self.rows = rows
 
 
+def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: float = 10.0):
+    """A cassandra-driver Cluster (not yet connected) for ``hosts``.
+
+    Token-aware routing; credentials from ``CASSANDRA_USERNAME``/``CASSANDRA_PASSWORD`` when
+    both are set (never from files).
+    """
+    import os
+
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+    user, password = os.environ.get("CASSANDRA_USERNAME"), os.environ.get("CASSANDRA_PASSWORD")
+    auth = PlainTextAuthProvider(user, password) if user and password else None
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
+    return Cluster(list(hosts), port=port, auth_provider=auth, connect_timeout=connect_timeout,
+                   protocol_version=5, execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+
+
 def _ts(ms: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(milliseconds=ms)
 

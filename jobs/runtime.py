@@ -35,6 +35,11 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
     config = Configuration()
     if not is_submitted():
         paths = StackPaths.from_env()
+        # the local environment does not read config.yaml by itself: apply flink-conf/ here
+        for key, value in flink_conf().items():
+            config.set_string(key, value)
+        # a mini-cluster must not take the standalone cluster's REST port (8081)
+        config.set_string("rest.bind-port", "8082-8199")
         os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
         os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs / "flink-embedded"))
         Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -49,6 +54,22 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
     if parallelism is not None:
         env.set_parallelism(parallelism)
     return env
+
+
+def flink_conf(conf_dir: Path = FLINK_CONF_DIR) -> dict[str, str]:
+    """flink-conf/config.yaml as flat ``key: value`` strings (nested YAML keys joined by dots)."""
+    import yaml
+
+    def flat(d: dict, prefix: str = "") -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = str(v).lower() if isinstance(v, bool) else str(v)
+        return out
+
+    return flat(yaml.safe_load((conf_dir / "config.yaml").read_text()) or {})
 
 
 def kafka_connector_jar() -> Path:

@@ -90,19 +90,10 @@ class CassandraService:
 @contextmanager
 def connect(hosts: Sequence[str], port: int = PORT, keyspace: str | None = None,
             connect_timeout: float = 10.0) -> Iterator:
-    """A cassandra-driver session, closed (with its cluster) on exit.
+    """A cassandra-driver session, closed (with its cluster) on exit."""
+    from connectors.cassandra_sink import connect_cluster
 
-    Credentials come from ``CASSANDRA_USERNAME``/``CASSANDRA_PASSWORD`` when both are set.
-    """
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-
-    user, password = os.environ.get("CASSANDRA_USERNAME"), os.environ.get("CASSANDRA_PASSWORD")
-    auth = PlainTextAuthProvider(user, password) if user and password else None
-    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
-    cluster = Cluster(list(hosts), port=port, auth_provider=auth, connect_timeout=connect_timeout,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    cluster = connect_cluster(hosts, port, connect_timeout)
     try:
         yield cluster.connect(keyspace)
     finally:

@@ -85,12 +85,13 @@ def _env() -> dict[str, str]:
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int = 4,
-                  replication: int = 1) -> None:
+                  replication: int = 1, configs: dict[str, str] | None = None) -> None:
     """Create the topics that do not exist yet. Existing topics are left as they are."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(n, partitions, replication) for n in names if n not in existing]
+        missing = [NewTopic(n, partitions, replication, topic_configs=configs or {})
+                   for n in names if n not in existing]
         if missing:
             try:
                 admin.create_topics(missing, timeout_ms=10_000)

@@ -1,0 +1,130 @@
+"""Wiring of the counting job.
+
+    Kafka live.likes + live.gifts (raw bytes, offsets)           [JVM, SQL source]
+      -> decode + validate  --invalid-->  live.dlq (transactional) [Python, stateless]
+      -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
+      -> truths per room, per room+window, per room+gift type      [JVM, local-global
+         (mini-batched: one update per changed row per flush)       aggregation]
+      -> Cassandra counter rows brought to their truth             [Python, keyed by room]
+
+Per-event work stays in the JVM except the stateless decode; keyed state in Python is only
+touched once per changed counter row and flush.
+"""
+
+from __future__ import annotations
+
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+from pyflink.table import Schema, StreamTableEnvironment
+
+from jobs.counters.operators import DLQ_TAG, EVENT_TYPE, CounterSink, DecodeAndValidate
+from jobs.counters.settings import Settings
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def source_ddl(s: Settings) -> str:
+    return f"""
+CREATE TEMPORARY TABLE raw_events (
+  `key` BYTES,
+  `value` BYTES,
+  `topic` STRING METADATA VIRTUAL,
+  `partition` INT METADATA VIRTUAL,
+  `offset` BIGINT METADATA VIRTUAL,
+  `kts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  `ts_type` STRING METADATA FROM 'timestamp-type' VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {_sql_str(s.likes_topic + ';' + s.gifts_topic)},
+  'properties.bootstrap.servers' = {_sql_str(s.bootstrap)},
+  'properties.group.id' = {_sql_str(s.group_id)},
+  'properties.auto.offset.reset' = {_sql_str(s.startup)},
+  'scan.startup.mode' = 'group-offsets',
+  'key.format' = 'raw',
+  'key.fields' = 'key',
+  'value.format' = 'raw',
+  'value.fields-include' = 'EXCEPT_KEY'
+)"""
+
+
+def marked_view_sql(s: Settings) -> str:
+    """Every valid event with its window, whether it is late, and whether it is the first of
+    its event id (COUNT over the id's rows in arrival order: 1 = first seen)."""
+    return f"""
+CREATE TEMPORARY VIEW marked AS
+SELECT kind, room_id, gift_id, likes, gift_count, gift_value,
+       ts - MOD(ts, {s.window_ms}) AS wstart,
+       CASE WHEN rowtime < CURRENT_WATERMARK(rowtime) THEN 1 ELSE 0 END AS late,
+       CASE WHEN COUNT(*) OVER (PARTITION BY kind, event_id ORDER BY proctime
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) = 1
+            THEN 1 ELSE 0 END AS first_seen
+FROM events"""
+
+
+# One aggregation for the three tables: grouping set (room) -> room_totals,
+# (room, wstart) -> room_windows, (room, kind, gift_id) -> room_gifts (gift rows only).
+# The truth rows never expire (STATE_TTL 0); only the dedup state ages out (table.exec.state.ttl).
+TRUTH_SQL = """
+SELECT /*+ STATE_TTL('marked' = '0') */
+       room_id, wstart, kind, gift_id,
+       SUM(likes * first_seen) AS likes,
+       SUM(gift_count * first_seen) AS gift_count,
+       SUM(gift_value * first_seen) AS gift_value,
+       CAST(SUM(first_seen) AS BIGINT) AS events,
+       CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
+       CAST(SUM(late * first_seen) AS BIGINT) AS late_events
+FROM marked
+GROUP BY GROUPING SETS ((room_id), (room_id, wstart), (room_id, kind, gift_id))"""
+
+
+def configure_tables(t_env: StreamTableEnvironment, s: Settings) -> None:
+    c = t_env.get_config()
+    c.set("table.exec.mini-batch.enabled", "true")
+    c.set("table.exec.mini-batch.allow-latency", f"{s.flush_ms} ms")
+    c.set("table.exec.mini-batch.size", "20000")
+    c.set("table.optimizer.agg-phase-strategy", "TWO_PHASE")  # pre-aggregate hot rooms
+    c.set("table.exec.state.ttl", f"{s.dedup_horizon_ms} ms")  # the dedup horizon
+    c.set("table.exec.source.idle-timeout", f"{s.idle_timeout_ms} ms")
+
+
+def dlq_sink(s: Settings) -> KafkaSink:
+    """Transactional: a dead letter is published once per checkpoint, also after restarts."""
+    return (KafkaSink.builder()
+            .set_bootstrap_servers(s.bootstrap)
+            .set_record_serializer(KafkaRecordSerializationSchema.builder()
+                                   .set_topic(s.dlq_topic)
+                                   .set_value_serialization_schema(SimpleStringSchema())
+                                   .build())
+            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+            .set_transactional_id_prefix(f"{s.group_id}-dlq")
+            .set_property("transaction.timeout.ms", "600000")
+            .build())
+
+
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Settings) -> None:
+    configure_tables(t_env, s)
+    t_env.execute_sql(source_ddl(s))
+    raw = t_env.to_data_stream(t_env.from_path("raw_events"))
+
+    decoded = (raw.process(DecodeAndValidate(s.likes_topic, s.gifts_topic),
+                           output_type=EVENT_TYPE)
+               .name("decode-validate").uid("decode-validate"))
+    (decoded.get_side_output(DLQ_TAG)
+        .sink_to(dlq_sink(s)).name("dead-letters").uid("dead-letters"))
+
+    events = t_env.from_data_stream(decoded, Schema.new_builder()
+                                    .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+                                    .column_by_expression("proctime", "PROCTIME()")
+                                    .watermark("rowtime", f"rowtime - INTERVAL "
+                                               f"'{s.watermark_delay_ms / 1000}' SECOND")
+                                    .build())
+    t_env.create_temporary_view("events", events)
+    t_env.execute_sql(marked_view_sql(s))
+    truths = t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL))
+
+    (truths.key_by(lambda row: row["room_id"])
+        .process(CounterSink(s)).name("cassandra-counters").uid("cassandra-counters"))
