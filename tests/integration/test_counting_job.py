@@ -56,3 +56,38 @@ def test_embedded_job_counts_exactly(kafka_bootstrap, cassandra_hosts, workload)
     finally:
         os.killpg(job.pid, signal.SIGTERM)
         job.wait(timeout=60)
+
+
+def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassandra_hosts,
+                                                         flink_cluster, workload):
+    """The same job, submitted with `flink run -py` to the standalone cluster, parallelism 2."""
+    from local_stack.flink import rest_get, submit
+    from local_stack.paths import REPO_ROOT
+
+    names = JobNames.fresh()
+    s = provision_for(names, kafka_bootstrap, cassandra_hosts)
+    produce(s, workload)
+    t0 = time.monotonic()
+    res = submit(REPO_ROOT / "jobs" / "counters" / "main.py",
+                 [*names.args(kafka_bootstrap, cassandra_hosts), "--flush-ms", "500"],
+                 detached=True, parallelism=2, timeout=300)
+    job_id = next(line.split()[-1] for line in res.stdout.splitlines() if "JobID" in line)
+    try:
+        def running() -> bool:
+            return rest_get(f"/jobs/{job_id}")["state"] in ("CREATED", "INITIALIZING",
+                                                             "RUNNING", "RESTARTING")
+        report = wait_until_exact(s, workload, timeout_s=300, alive=running)
+        took = time.monotonic() - t0
+        job = rest_get(f"/jobs/{job_id}")
+        assert job["state"] == "RUNNING", f"job {job_id} is {job['state']}"
+        assert {v["parallelism"] for v in job["vertices"]} == {2}
+        assert report.exact, report.summary() + "\n" + "\n".join(report.rows_wrong[:20])
+        print(f"\n[counting p=2] {len(workload.messages)} messages exact in {took:.0f}s; "
+              + report.summary())
+        letters = dead_letters(s, expected=len(workload.expected.dead_letters))
+        assert Counter(letters) == Counter(workload.expected.dead_letters)
+    finally:
+        import urllib.request
+        req = urllib.request.Request(f"{flink_cluster}/jobs/{job_id}?mode=cancel",
+                                     method="PATCH")
+        urllib.request.urlopen(req, timeout=30).close()
