@@ -14,15 +14,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
-from cassandra.cluster import NoHostAvailable
+from cassandra import ConsistencyLevel
 from cassandra.query import BatchStatement, BatchType
 
 from jobs.counters.logic import COLUMNS, GIFTS, TOTALS, WINDOWS, RowKey, Values, Write, day_of
 
 log = logging.getLogger(__name__)
 
-AMBIGUOUS = (WriteTimeout, OperationTimedOut, Unavailable, NoHostAvailable, ConnectionError)
+MAX_IN_FLIGHT = 256  # concurrent requests per write call
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -97,59 +96,61 @@ class CounterStore:
         }
         self._read = {
             TOTALS: p(f"SELECT room_id, {cols[TOTALS]} FROM {ks}.{TOTALS} WHERE room_id IN ?"),
-            WINDOWS: p(f"SELECT window_start, {cols[WINDOWS]} FROM {ks}.{WINDOWS} "
+            WINDOWS: p(f"SELECT room_id, window_start, {cols[WINDOWS]} FROM {ks}.{WINDOWS} "
                        "WHERE room_id = ? AND day = ? AND window_start IN ?"),
-            GIFTS: p(f"SELECT gift_id, {cols[GIFTS]} FROM {ks}.{GIFTS} "
+            GIFTS: p(f"SELECT room_id, gift_id, {cols[GIFTS]} FROM {ks}.{GIFTS} "
                      "WHERE room_id = ? AND gift_id IN ?"),
         }
         for stmt in (*self._update.values(), *self._read.values()):
             stmt.consistency_level = consistency
 
     def read(self, rows: Iterable[RowKey]) -> dict[RowKey, Values]:
-        """Current values of ``rows``; a row Cassandra does not have reads as zeros."""
+        """Current values of ``rows`` (one query per partition, concurrently); a row Cassandra
+        does not have reads as zeros. Errors propagate: nothing is guessed."""
         groups: dict[tuple, list[RowKey]] = defaultdict(list)
         for row in rows:
             table, room, sub = row
-            groups[(table, room, day_of(sub)) if table == WINDOWS else (table,)].append(row)
-        out: dict[RowKey, Values] = {}
+            groups[(table, room, day_of(sub)) if table == WINDOWS else (table, room)].append(row)
+        queries = []
+        totals_rooms = [key[1] for key in groups if key[0] == TOTALS]
+        for i in range(0, len(totals_rooms), 100):  # room_totals: one IN query per 100 rooms
+            chunk = totals_rooms[i:i + 100]
+            queries.append((TOTALS, self.session.execute_async(self._read[TOTALS], (chunk,),
+                                                               timeout=self.timeout_s)))
         for key, members in groups.items():
-            table = key[0]
-            n = len(COLUMNS[table])
-            if table == TOTALS:
-                res = self.session.execute(self._read[TOTALS], ([r[1] for r in members],),
-                                           timeout=self.timeout_s)
-                found = {(TOTALS, r[0], 0): tuple(v or 0 for v in r[1:1 + n]) for r in res}
-            elif table == WINDOWS:
-                room = members[0][1]
-                res = self.session.execute(
-                    self._read[WINDOWS], (room, _day(members[0][2]),
-                                          [_ts(r[2]) for r in members]), timeout=self.timeout_s)
-                found = {(WINDOWS, room, _ms(r[0])): tuple(v or 0 for v in r[1:1 + n])
-                         for r in res}
+            if key[0] == WINDOWS:
+                params = (key[1], _day(members[0][2]), [_ts(r[2]) for r in members])
+            elif key[0] == GIFTS:
+                params = (key[1], [r[2] for r in members])
             else:
-                by_room: dict[int, list[int]] = defaultdict(list)
-                for r in members:
-                    by_room[r[1]].append(r[2])
-                found = {}
-                for room, gift_ids in by_room.items():
-                    res = self.session.execute(self._read[GIFTS], (room, gift_ids),
-                                               timeout=self.timeout_s)
-                    found.update({(GIFTS, room, r[0]): tuple(v or 0 for v in r[1:1 + n])
-                                  for r in res})
-            for row in members:
-                out[row] = found.get(row, (0,) * n)
-        return out
+                continue
+            queries.append((key[0], self.session.execute_async(self._read[key[0]], params,
+                                                               timeout=self.timeout_s)))
+        found: dict[RowKey, Values] = {}
+        for table, fut in queries:
+            n = len(COLUMNS[table])
+            for r in fut.result():
+                if table == TOTALS:
+                    found[(TOTALS, r[0], 0)] = tuple(v or 0 for v in r[1:1 + n])
+                elif table == WINDOWS:
+                    found[(WINDOWS, r.room_id, _ms(r.window_start))] = tuple(
+                        v or 0 for v in r[2:2 + n])
+                else:
+                    found[(GIFTS, r.room_id, r.gift_id)] = tuple(v or 0 for v in r[2:2 + n])
+        return {row: found.get(row, (0,) * len(COLUMNS[row[0]])) for row in
+                (r for members in groups.values() for r in members)}
 
     def write(self, writes: Sequence[Write]) -> None:
         """Apply ``writes``, one counter batch per partition, concurrently.
 
-        Raises AmbiguousWrite naming the rows of every batch whose outcome is unknown (after
-        the others completed); other errors propagate.
+        Raises AmbiguousWrite naming every row whose write was not confirmed, whatever the
+        error (a timeout, a lost connection, or a failure while sending): the caller must
+        re-read those rows before writing them again.
         """
         batches: dict[tuple, list[Write]] = defaultdict(list)
         for w in writes:
             batches[partition_of(w.row)].append(w)
-        futures = []
+        statements = []
         for members in batches.values():
             batch = BatchStatement(batch_type=BatchType.COUNTER, consistency_level=self.consistency)
             for w in members:
@@ -160,14 +161,21 @@ class CounterStore:
                     batch.add(self._update[WINDOWS], (*w.increment, room, _day(sub), _ts(sub)))
                 else:
                     batch.add(self._update[GIFTS], (*w.increment, room, sub))
-            futures.append((members, self.session.execute_async(batch, timeout=self.timeout_s)))
-        doubtful: list[RowKey] = []
+            statements.append((members, batch))
+        confirmed: set[RowKey] = set()
         cause: BaseException | None = None
-        for members, fut in futures:
-            try:
-                fut.result()
-            except AMBIGUOUS as exc:
-                doubtful += [w.row for w in members]
-                cause = exc
-        if doubtful:
-            raise AmbiguousWrite(doubtful, cause)
+        try:
+            for i in range(0, len(statements), MAX_IN_FLIGHT):
+                chunk = [(members, self.session.execute_async(batch, timeout=self.timeout_s))
+                         for members, batch in statements[i:i + MAX_IN_FLIGHT]]
+                for members, fut in chunk:
+                    try:
+                        fut.result()
+                        confirmed.update(w.row for w in members)
+                    except Exception as exc:  # noqa: BLE001 - any failure leaves doubt
+                        cause = exc
+        except Exception as exc:  # noqa: BLE001 - failed while sending: the rest is in doubt
+            cause = exc
+        unconfirmed = [w.row for w in writes if w.row not in confirmed]
+        if unconfirmed:
+            raise AmbiguousWrite(unconfirmed, cause)

@@ -7,12 +7,12 @@ import base64
 import datetime as dt
 import json
 import logging
+import threading
 import time
 
 from pyflink.common import Row, Types
 from pyflink.common.types import RowKind
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
-from pyflink.datastream.state import MapStateDescriptor
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
 from jobs.counters.logic import (
@@ -24,8 +24,6 @@ from jobs.counters.logic import (
     Invalid,
     RowKey,
     Values,
-    behind,
-    plan_write,
     validate,
 )
 from jobs.counters.settings import Settings
@@ -119,143 +117,126 @@ def truth_of(row: Row) -> tuple[RowKey, Values] | None:
     return None  # the (room, kind, gift_id) grouping of likes: nothing to store
 
 
-class CounterSink(KeyedProcessFunction):
-    """Brings each counter row in Cassandra to its truth, exactly once (see logic.py).
+_BUNDLE_END: list = []
 
-    Keyed by room. The latest truth of each row not yet written is kept in keyed state and
-    written at the next flush (a processing-time timer), so nothing is lost when a write
-    fails or the job restarts. What Cassandra holds is remembered only in memory: after a
-    (re)start and after a write with unknown outcome it is re-read, ``settle_ms`` later.
+
+def _on_bundle_end(callback) -> None:
+    """Run ``callback`` at the end of every bundle of this Python worker.
+
+    PyFlink has no public hook for it, and the sink needs one: Flink finishes the current
+    bundle (``prepareSnapshotPreBarrier``) before a checkpoint barrier passes a Python
+    operator, so draining writes there means a checkpoint never covers an unwritten truth.
+    ``Operation.finish`` is what PyFlink calls at the end of each bundle (apache-flink is
+    pinned; tests/integration fail loudly if this stops being true: the sink then never
+    writes a row). Every Python operation of the worker ends its bundles through it, on
+    the worker's threads, so a callback must check that the bundle ending is its own.
     """
+    from pyflink.fn_execution.datastream.process import operations
 
-    APPLIED_CACHE_ROWS = 2_000_000
+    if not getattr(operations.Operation, "_live_counters_bundle_hook", False):
+        original = operations.Operation.finish
+
+        def finish(self):
+            for cb in list(_BUNDLE_END):
+                cb()
+            original(self)
+
+        operations.Operation.finish = finish
+        operations.Operation._live_counters_bundle_hook = True
+    _BUNDLE_END.append(callback)
+
+
+def _off_bundle_end(callback) -> None:
+    if callback in _BUNDLE_END:
+        _BUNDLE_END.remove(callback)
+
+
+class CounterSink(KeyedProcessFunction):
+    """Brings each counter row in Cassandra to its truth, exactly once.
+
+    Keyed by room (one writer per row). No keyed state and no timers: the truths of a bundle
+    are written, in batches of concurrent single-partition counter batches, before the bundle
+    ends (see ``jobs.counters.sink`` for the order of operations, ``logic.py`` for why it is
+    exactly-once).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
 
     def open(self, ctx: RuntimeContext) -> None:
-        from cassandra.cluster import Cluster
-
         from connectors.cassandra_sink import CounterStore, connect_cluster
+        from jobs.counters.sink import ConvergingWriter
 
-        self.cluster: Cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
-        self.store = CounterStore(self.cluster.connect(), self.s.keyspace)
-        self.pending = ctx.get_map_state(MapStateDescriptor(
-            "pending", Types.STRING(), Types.PICKLED_BYTE_ARRAY()))
-        self.applied: dict[RowKey, Values] = {}
-        # writes of an earlier attempt may still land for a moment: read only after that
-        self.read_not_before = self._now() + self.s.settle_ms
+        self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
+        store = CounterStore(self.cluster.connect(), self.s.keyspace)
         m = ctx.get_metrics_group()
         self.m_rows_written = m.counter("sink_rows_written")
         self.m_window_results = m.counter("window_results")
-        self.m_batches = m.counter("sink_writes")
-        self.m_ambiguous = m.counter("sink_ambiguous_writes")
+        self.m_writes = m.counter("sink_writes")
+        self.m_ambiguous = m.counter("sink_ambiguous_rows")
         self.m_behind = m.counter("sink_rows_waiting_for_replay")
-        self.m_rereads = m.counter("sink_rows_read")
+        self.m_reads = m.counter("sink_rows_read")
+        self.m_failures = m.counter("sink_failures")
         self.m_duplicates = m.counter("duplicates_dropped")
         self.m_counted = m.counter("events_counted")
         self.m_late = m.counter("late_events")
-        self.m_latency = m.distribution("sink_write_latency_ms")
+        self.m_latency = m.distribution("sink_flush_ms")
+        self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written)
         self.late_seen: dict[int, int] = {}
+        self._reported = self.writer.stats.__class__()
+        # the thread running this operator's current bundle: other operations of the worker
+        # end their bundles on other threads, and must not flush (or race) this sink
+        self._bundle_thread: int | None = None
+        self._lock = threading.Lock()
+        _on_bundle_end(self._bundle_end)
 
     def close(self) -> None:
+        _off_bundle_end(self._bundle_end)
+        if getattr(self, "writer", None) is not None:
+            self._flush()
         if getattr(self, "cluster", None) is not None:
             self.cluster.shutdown()
 
-    @staticmethod
-    def _now() -> int:
-        return int(time.time() * 1000)
-
-    def _next_flush(self, now: int) -> int:
-        return (now // self.s.flush_ms + 1) * self.s.flush_ms
+    def _bundle_end(self) -> None:
+        if threading.get_ident() == self._bundle_thread:
+            self._flush()
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
-        self._fold(row, ctx)
+        self._bundle_thread = threading.get_ident()
+        if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
+            item = truth_of(row)
+            if item is not None:
+                key, truth = item
+                if key[0] == TOTALS:
+                    late = row["late_events"]
+                    self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
+                    self.late_seen[key[1]] = late
+                with self._lock:
+                    self.writer.offer(key, truth)
         return ()  # the sink emits nothing downstream
 
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        self._flush(ctx)
-        return ()
+    def _written(self, w) -> None:
+        if w.row[0] == WINDOWS:
+            self.m_window_results.inc()
+        elif w.row[0] == TOTALS:
+            self.m_counted.inc(w.increment[3])
+            self.m_duplicates.inc(w.increment[4])
 
-    def _fold(self, row: Row, ctx: KeyedProcessFunction.Context) -> None:
-        if row.get_row_kind() in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
-            return
-        item = truth_of(row)
-        if item is None:
-            return
-        key, truth = item
-        if key[0] == TOTALS:
-            late = row["late_events"]
-            self.m_late.inc(max(0, late - self.late_seen.get(key[1], late if late else 0)))
-            self.late_seen[key[1]] = late
-        self.pending.put(f"{key[0]}:{key[2]}", truth)
-        ctx.timer_service().register_processing_time_timer(
-            self._next_flush(ctx.timer_service().current_processing_time()))
+    def _flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
 
-    def _flush(self, ctx: KeyedProcessFunction.OnTimerContext) -> None:
-        room = ctx.get_current_key()
-        items = {}
-        for k, truth in self.pending.items():
-            table, sub = k.split(":")
-            items[(table, room, int(sub))] = tuple(truth)
-        if not items:
+    def _flush_locked(self) -> None:
+        if not self.writer.pending:
             return
-        now = self._now()
-        unknown = [r for r in items if r not in self.applied]
-        if unknown:
-            if now < self.read_not_before:
-                ctx.timer_service().register_processing_time_timer(self.read_not_before)
-                return
-            try:
-                self.applied.update(self.store.read(unknown))
-                self.m_rereads.inc(len(unknown))
-            except Exception as exc:  # Cassandra unreachable: keep the truth, try again
-                log.warning("room %s: reading %d rows failed (%s); retrying", room,
-                            len(unknown), exc)
-                ctx.timer_service().register_processing_time_timer(now + self.s.settle_ms)
-                return
-        writes, done = [], []
-        for r, truth in items.items():
-            applied = self.applied[r]
-            w = plan_write(r, truth, applied)
-            if w is not None:
-                writes.append(w)
-            elif behind(truth, applied):
-                self.m_behind.inc()  # a replay has not caught up with Cassandra yet
-            else:
-                done.append(r)
-        retry_at = None
-        if writes:
-            from connectors.cassandra_sink import AmbiguousWrite
-            t0 = time.monotonic()
-            try:
-                self.store.write(writes)
-                ok = writes
-            except AmbiguousWrite as exc:
-                log.warning("room %s: %s; re-reading after %d ms", room, exc, self.s.settle_ms)
-                self.m_ambiguous.inc(len(exc.rows))
-                doubtful = set(exc.rows)
-                for r in doubtful:
-                    self.applied.pop(r, None)
-                ok = [w for w in writes if w.row not in doubtful]
-                self.read_not_before = self._now() + self.s.settle_ms
-                retry_at = self.read_not_before
-            self.m_latency.update(int((time.monotonic() - t0) * 1000))
-            self.m_batches.inc()
-            for w in ok:
-                self.applied[w.row] = items[w.row]
-                done.append(w.row)
-                self.m_rows_written.inc()
-                if w.row[0] == WINDOWS:
-                    self.m_window_results.inc()
-                elif w.row[0] == TOTALS:
-                    self.m_counted.inc(w.increment[3])
-                    self.m_duplicates.inc(w.increment[4])
-        for r in done:
-            # remove only if the truth did not change meanwhile (it cannot within one call)
-            self.pending.remove(f"{r[0]}:{r[2]}")
-        if len(done) < len(items):
-            ctx.timer_service().register_processing_time_timer(
-                retry_at or self._next_flush(self._now()))
-        if len(self.applied) > self.APPLIED_CACHE_ROWS:
-            self.applied.clear()  # forgetting is safe: rows are re-read before the next write
+        t0 = time.monotonic()
+        self.writer.flush()
+        self.m_latency.update(int((time.monotonic() - t0) * 1000))
+        st, rep = self.writer.stats, self._reported
+        self.m_rows_written.inc(st.rows_written - rep.rows_written)
+        self.m_writes.inc(st.writes - rep.writes)
+        self.m_ambiguous.inc(st.ambiguous - rep.ambiguous)
+        self.m_behind.inc(st.behind - rep.behind)
+        self.m_reads.inc(st.rows_read - rep.rows_read)
+        self.m_failures.inc(st.failures - rep.failures)
+        self._reported = st.__class__(**vars(st))

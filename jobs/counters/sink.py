@@ -1,0 +1,131 @@
+"""The sink's convergence loop: bring counter rows to their truth, exactly once.
+
+Plain Python over a store with ``read(rows)`` and ``write(writes)`` (``CounterStore`` in
+production, a fake in unit tests). The argument for exactly-once is in ``logic.py``; this
+class adds the order of operations:
+
+- ``offer(row, truth)`` records the latest truth of a row; rows are written in batches.
+- ``flush()`` returns only when every offered row is in Cassandra at its truth, or is one
+  Cassandra already holds more of (a replay catching up: a later truth will come). The job
+  calls it at the end of every bundle, which Flink completes before each checkpoint barrier
+  passes the operator: a checkpoint never covers a truth that is not written.
+- What a row holds in Cassandra is read before its first write since start, and again after a
+  write with unknown outcome, never earlier than ``settle_ms`` after the start or the doubt,
+  so a write still in flight (of this attempt or the one before a restart) has landed or died.
+- A read or write that fails is retried with backoff: the flush blocks (backpressure), it
+  never drops a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobs.counters.logic import RowKey, Values, Write, behind, plan_write
+
+log = logging.getLogger(__name__)
+_TRACE = os.environ.get("LIVE_COUNTERS_SINK_TRACE")  # debugging aid: a file for every write
+
+
+@dataclass
+class SinkStats:
+    rows_written: int = 0
+    writes: int = 0
+    rows_read: int = 0
+    ambiguous: int = 0
+    behind: int = 0
+    failures: int = 0
+
+
+class ConvergingWriter:
+    APPLIED_CACHE_ROWS = 2_000_000
+
+    def __init__(self, store, settle_ms: int, batch_rows: int = 2000,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_written: Callable[[Write], None] | None = None) -> None:
+        self.store = store
+        self.settle_s = settle_ms / 1000
+        self.batch_rows = batch_rows
+        self.clock, self.sleep = clock, sleep
+        self.on_written = on_written
+        self.pending: dict[RowKey, Values] = {}
+        self.applied: dict[RowKey, Values] = {}
+        self.read_not_before = clock() + self.settle_s
+        self.stats = SinkStats()
+
+    def offer(self, row: RowKey, truth: Values) -> None:
+        self.pending[row] = truth
+        if len(self.pending) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        backoff = 0.1
+        while self.pending:
+            try:
+                self._round()
+                backoff = 0.1
+            except Exception as exc:  # Cassandra unreachable or overloaded: keep the truths
+                self.stats.failures += 1
+                log.warning("sink: %s: %s; retrying in %.1fs (%d rows pending)",
+                            type(exc).__name__, exc, backoff, len(self.pending))
+                self.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _round(self) -> None:
+        from connectors.cassandra_sink import AmbiguousWrite
+
+        unknown = [r for r in self.pending if r not in self.applied]
+        if unknown:
+            wait = self.read_not_before - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+            got = self.store.read(unknown)
+            self.applied.update(got)
+            self.stats.rows_read += len(unknown)
+            if _TRACE:
+                with open(_TRACE, "a") as f:
+                    f.write(f"{id(self)} pid={os.getpid()} READ {len(unknown)} "
+                            f"{[(r, v) for r, v in got.items() if r[0] == 'room_totals'][:3]}\n")
+        writes: list[Write] = []
+        for row, truth in list(self.pending.items()):
+            w = plan_write(row, truth, self.applied[row])
+            if w is not None:
+                writes.append(w)
+                continue
+            if behind(truth, self.applied[row]):
+                self.stats.behind += 1  # the replay will bring a truth that catches up
+            del self.pending[row]
+        if not writes:
+            return
+        if _TRACE:
+            with open(_TRACE, "a") as f:
+                for w in writes:
+                    f.write(f"{id(self)} pid={os.getpid()} {w.row} truth={self.pending[w.row]} "
+                            f"applied={self.applied[w.row]} inc={w.increment}\n")
+        try:
+            self.store.write(writes)
+            doubtful: set[RowKey] = set()
+        except AmbiguousWrite as exc:
+            doubtful = set(exc.rows)
+            self.stats.ambiguous += len(doubtful)
+            for row in doubtful:
+                self.applied.pop(row, None)
+            self.read_not_before = self.clock() + self.settle_s
+            log.warning("sink: %s; re-reading them after %.1fs", exc, self.settle_s)
+            if _TRACE:
+                with open(_TRACE, "a") as f:
+                    f.write(f"{id(self)} AMBIGUOUS {exc!r} cause={exc.__cause__!r}\n")
+        self.stats.writes += 1
+        for w in writes:
+            if w.row in doubtful:
+                continue
+            self.applied[w.row] = self.pending.pop(w.row)
+            self.stats.rows_written += 1
+            if self.on_written:
+                self.on_written(w)
+        if len(self.applied) > self.APPLIED_CACHE_ROWS:
+            self.applied.clear()  # forgetting is safe: rows are read again before a write

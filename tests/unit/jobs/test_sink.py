@@ -1,0 +1,128 @@
+"""The sink's convergence loop against a fake store: restarts, doubt, failures, replays."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.cassandra_sink import AmbiguousWrite
+from jobs.counters.logic import GIFTS, TOTALS, WINDOWS
+from jobs.counters.sink import ConvergingWriter
+
+pytestmark = pytest.mark.unit
+
+T = (TOTALS, 1, 0)
+W = (WINDOWS, 1, 60_000)
+G = (GIFTS, 1, 7)
+
+
+class FakeStore:
+    """Counter rows in a dict. ``script`` says what each write call does:
+    "ok", "lost" (times out, not applied), "landed" (times out, applied), "fail" (raises before
+    sending)."""
+
+    def __init__(self, rows=None, script=()):
+        self.rows = dict(rows or {})
+        self.script = list(script)
+        self.reads = 0
+        self.read_failures = 0
+
+    def read(self, rows):
+        if self.read_failures:
+            self.read_failures -= 1
+            raise ConnectionError("down")
+        self.reads += 1
+        return {r: self.rows.get(r, (0,) * (5 if r[0] == TOTALS else 3 if r[0] == WINDOWS
+                                            else 2)) for r in rows}
+
+    def write(self, writes):
+        what = self.script.pop(0) if self.script else "ok"
+        if what in ("ok", "landed"):
+            for w in writes:
+                cur = self.rows.get(w.row, (0,) * len(w.increment))
+                self.rows[w.row] = tuple(a + b for a, b in zip(cur, w.increment, strict=True))
+        if what != "ok":
+            raise AmbiguousWrite([w.row for w in writes], TimeoutError(what))
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def writer(store, clock, **kw):
+    return ConvergingWriter(store, settle_ms=6000, clock=clock, sleep=clock.sleep, **kw)
+
+
+def test_first_write_waits_settle_then_reads_then_converges():
+    store, clock = FakeStore(), Clock()
+    w = writer(store, clock)
+    w.offer(T, (5, 1, 100, 3, 0))
+    w.offer(G, (1, 100))
+    w.flush()
+    assert clock.t >= 6.0 and store.reads == 1
+    assert store.rows == {T: (5, 1, 100, 3, 0), G: (1, 100)}
+    w.offer(T, (8, 1, 100, 4, 1))
+    w.flush()
+    assert store.rows[T] == (8, 1, 100, 4, 1) and store.reads == 1  # no re-read needed
+
+
+def test_restart_reads_what_an_earlier_attempt_wrote():
+    # the earlier attempt wrote up to 12 likes; the restored truth is behind, then catches up
+    store, clock = FakeStore({W: (12, 0, 0)}), Clock()
+    w = writer(store, clock)
+    w.offer(W, (10, 0, 0))          # replay not caught up: must not write (no going down)
+    w.flush()
+    assert store.rows[W] == (12, 0, 0) and w.stats.behind == 1
+    w.offer(W, (15, 0, 0))
+    w.flush()
+    assert store.rows[W] == (15, 0, 0)
+
+
+@pytest.mark.parametrize("outcome", ["lost", "landed"])
+def test_ambiguous_write_is_reread_after_settle_never_doubled(outcome):
+    store, clock = FakeStore(script=["ok", outcome]), Clock()
+    w = writer(store, clock)
+    w.offer(T, (1, 0, 0, 1, 0))
+    w.flush()
+    w.offer(T, (4, 0, 0, 2, 0))
+    t_doubt = clock.t
+    w.flush()
+    assert store.rows[T] == (4, 0, 0, 2, 0)
+    assert w.stats.ambiguous == 1 and clock.t - t_doubt >= 6.0 and store.reads == 2
+
+
+def test_repeated_doubt_and_read_failures_only_delay():
+    store, clock = FakeStore(script=["landed", "lost", "fail", "ok"]), Clock()
+    store.read_failures = 2
+    w = writer(store, clock)
+    w.offer(T, (7, 2, 300, 3, 1))
+    w.offer(W, (7, 2, 300))
+    w.flush()
+    assert store.rows == {T: (7, 2, 300, 3, 1), W: (7, 2, 300)}
+    assert w.stats.failures == 2 and not w.pending
+
+
+def test_batch_size_triggers_a_flush():
+    store, clock = FakeStore(), Clock()
+    w = writer(store, clock, batch_rows=2)
+    w.offer(T, (1, 0, 0, 1, 0))
+    assert store.rows == {}
+    w.offer(G, (1, 5))
+    assert store.rows == {T: (1, 0, 0, 1, 0), G: (1, 5)} and not w.pending
+
+
+def test_forgetting_what_is_applied_is_safe():
+    store, clock = FakeStore(), Clock()
+    w = writer(store, clock)
+    w.offer(T, (1, 0, 0, 1, 0))
+    w.flush()
+    w.applied.clear()  # as when the cache is full
+    w.offer(T, (3, 0, 0, 2, 0))
+    w.flush()
+    assert store.rows[T] == (3, 0, 0, 2, 0)
