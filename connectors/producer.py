@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from connectors.avro_codec import SchemaRegistry
 from jobs.counters.logic import MAX_COUNT, MAX_UNIT_VALUE
@@ -61,7 +62,7 @@ class CounterProducer:
         self._producer = KafkaProducer(**config)
         self._lock = threading.Lock()
         self._errors: list[tuple[str, BaseException]] = []
-        # (room, user) -> [event_id, count, ts of the first tap]
+        # (room, user) -> [event_id, count, ts of the first tap, clock when the merge opened]
         self._merging: dict[tuple[int, int], list] = {}
         self._closed = threading.Event()
         self._flusher = None
@@ -78,18 +79,20 @@ class CounterProducer:
         _check(room_id > 0, f"room_id must be > 0, not {room_id}")
         _check(user_id >= 0, f"user_id must be >= 0, not {user_id}")
         _check(1 <= count <= MAX_COUNT, f"count must be 1..{MAX_COUNT}, not {count}")
-        ts = self.clock() if ts is None else ts
+        now = self.clock()
+        ts = now if ts is None else ts
         if self.merge_ms <= 0 or event_id is not None:
             self._send_like(event_id or uuid.uuid4().hex, room_id, user_id, count, ts)
             return
         with self._lock:
             m = self._merging.get((room_id, user_id))
-            if m is not None and m[1] + count <= MAX_COUNT:
+            if m is not None and m[1] + count <= MAX_COUNT and now - m[3] < self.merge_ms:
                 m[1] += count
                 return
             if m is not None:
+                del self._merging[(room_id, user_id)]
                 self._send_like(m[0], room_id, user_id, m[1], m[2])
-            self._merging[(room_id, user_id)] = [uuid.uuid4().hex, count, ts]
+            self._merging[(room_id, user_id)] = [uuid.uuid4().hex, count, ts, now]
 
     def gift(self, room_id: int, user_id: int, gift_id: int, quantity: int, unit_value: int, *,
              ts: int | None = None, event_id: str | None = None) -> str:
@@ -110,7 +113,10 @@ class CounterProducer:
     def send_raw(self, topic: str, room_id: int | None, value: bytes, label: str = "") -> None:
         """Send already-encoded bytes keyed by room (tools and tests use it for bad input)."""
         key = str(room_id).encode("ascii") if room_id is not None else None
-        fut = self._producer.send(topic, key=key, value=value)
+        try:
+            fut = self._producer.send(topic, key=key, value=value)
+        except KafkaError as exc:  # e.g. no metadata for the topic within max_block_ms
+            raise ProduceError([(label, exc)]) from exc
         fut.add_errback(lambda exc: self._record_error(label, exc))
 
     def flush(self, timeout: float | None = None) -> None:
@@ -151,7 +157,7 @@ class CounterProducer:
     def _flush_merged(self, force: bool) -> None:
         cutoff = self.clock() - self.merge_ms
         with self._lock:
-            due = [(k, m) for k, m in self._merging.items() if force or m[2] <= cutoff]
+            due = [(k, m) for k, m in self._merging.items() if force or m[3] <= cutoff]
             for k, m in due:
                 del self._merging[k]
                 self._send_like(m[0], k[0], k[1], m[1], m[2])

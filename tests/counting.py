@@ -6,12 +6,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
 from jobs.counters.verify import Report, compare, snapshot
 from jobs.counters.workload import Workload
+from jobs.counters.workload import produce as produce_workload
 from local_stack.cassandra import connect
 
 
@@ -41,15 +42,7 @@ def provision_for(names: JobNames, bootstrap: str, hosts: list[str]) -> Settings
 
 
 def produce(s: Settings, wl: Workload) -> None:
-    producer = KafkaProducer(bootstrap_servers=s.bootstrap, acks="all", linger_ms=20,
-                             batch_size=256 * 1024, enable_idempotence=True)
-    topic = {"like": s.likes_topic, "gift": s.gifts_topic}
-    try:
-        for m in wl.messages:
-            producer.send(topic[m.topic_kind], key=str(m.room_key).encode(), value=m.value)
-        producer.flush(timeout=120)
-    finally:
-        producer.close()
+    produce_workload(wl, s.bootstrap, s.likes_topic, s.gifts_topic)
 
 
 def wait_until_exact(s: Settings, wl: Workload, timeout_s: float = 300,

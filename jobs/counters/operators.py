@@ -104,17 +104,19 @@ class DecodeAndValidate(ProcessFunction):
 
 
 def truth_of(row: Row) -> tuple[RowKey, Values] | None:
-    """The counter row and its truth, from one row of the job's truth query (None: no row)."""
+    """The counter row and its truth, from one row of the job's truth query (None: no row).
+
+    Keys left out of a grouping set read as wstart -1 and kind ''."""
     room = row["room_id"]
-    if row["wstart"] is None and row["kind"] is None:
-        return (TOTALS, room, 0), (row["likes"], row["gift_count"], row["gift_value"],
-                                   row["events"], row["duplicates"])
-    if row["wstart"] is not None:
+    if row["wstart"] != -1:
         return (WINDOWS, room, row["wstart"]), (row["likes"], row["gift_count"],
                                                 row["gift_value"])
+    if row["kind"] == "":
+        return (TOTALS, room, 0), (row["likes"], row["gift_count"], row["gift_value"],
+                                   row["events"], row["duplicates"])
     if row["kind"] == GIFT:
         return (GIFTS, room, row["gift_id"]), (row["gift_count"], row["gift_value"])
-    return None  # the (room, kind, gift_id) grouping of likes: nothing to store
+    return None
 
 
 _BUNDLE_END: list = []

@@ -17,7 +17,7 @@ from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
-from pyflink.table import Schema, StreamTableEnvironment
+from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironment
 
 from jobs.counters.operators import DLQ_TAG, EVENT_TYPE, CounterSink, DecodeAndValidate
 from jobs.counters.settings import Settings
@@ -67,18 +67,38 @@ FROM events"""
 
 # One aggregation for the three tables: grouping set (room) -> room_totals,
 # (room, wstart) -> room_windows, (room, kind, gift_id) -> room_gifts (gift rows only).
+# Keys left out of a grouping set read as -1 / '' (never real values: ts >= 2020, kind is
+# always set), so the result has a primary key and leaves the JVM as an upsert stream:
+# one row per changed truth, no retractions for Python to discard.
 # The truth rows never expire (STATE_TTL 0); only the dedup state ages out (table.exec.state.ttl).
 TRUTH_SQL = """
-SELECT /*+ STATE_TTL('marked' = '0') */
-       room_id, wstart, kind, gift_id,
-       SUM(likes * first_seen) AS likes,
-       SUM(gift_count * first_seen) AS gift_count,
-       SUM(gift_value * first_seen) AS gift_value,
-       CAST(SUM(first_seen) AS BIGINT) AS events,
-       CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
-       CAST(SUM(late * first_seen) AS BIGINT) AS late_events
-FROM marked
-GROUP BY GROUPING SETS ((room_id), (room_id, wstart), (room_id, kind, gift_id))"""
+SELECT * FROM (
+  SELECT /*+ STATE_TTL('marked' = '0') */
+         room_id, COALESCE(wstart, -1) AS wstart, COALESCE(kind, '') AS kind,
+         COALESCE(gift_id, -1) AS gift_id,
+         SUM(likes * first_seen) AS likes,
+         SUM(gift_count * first_seen) AS gift_count,
+         SUM(gift_value * first_seen) AS gift_value,
+         CAST(SUM(first_seen) AS BIGINT) AS events,
+         CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
+         CAST(SUM(late * first_seen) AS BIGINT) AS late_events
+  FROM marked
+  GROUP BY GROUPING SETS ((room_id), (room_id, wstart), (room_id, kind, gift_id))
+) WHERE kind <> 'like'"""
+
+TRUTH_SCHEMA = (Schema.new_builder()
+                .column("room_id", DataTypes.BIGINT().not_null())
+                .column("wstart", DataTypes.BIGINT().not_null())
+                .column("kind", DataTypes.STRING().not_null())
+                .column("gift_id", DataTypes.INT().not_null())
+                .column("likes", DataTypes.BIGINT())
+                .column("gift_count", DataTypes.BIGINT())
+                .column("gift_value", DataTypes.BIGINT())
+                .column("events", DataTypes.BIGINT())
+                .column("duplicates", DataTypes.BIGINT())
+                .column("late_events", DataTypes.BIGINT())
+                .primary_key("room_id", "wstart", "kind", "gift_id")
+                .build())
 
 
 def configure_tables(t_env: StreamTableEnvironment, s: Settings) -> None:
@@ -89,6 +109,8 @@ def configure_tables(t_env: StreamTableEnvironment, s: Settings) -> None:
     c.set("table.optimizer.agg-phase-strategy", "TWO_PHASE")  # pre-aggregate hot rooms
     c.set("table.exec.state.ttl", f"{s.dedup_horizon_ms} ms")  # the dedup horizon
     c.set("table.exec.source.idle-timeout", f"{s.idle_timeout_ms} ms")
+    # the truth query's upsert key is its grouping key: no extra materialisation needed
+    c.set("table.exec.sink.upsert-materialize", "NONE")
 
 
 def dlq_sink(s: Settings) -> KafkaSink:
@@ -124,7 +146,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
                                     .build())
     t_env.create_temporary_view("events", events)
     t_env.execute_sql(marked_view_sql(s))
-    truths = t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL))
+    truths = t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
+                                       ChangelogMode.upsert())
 
     (truths.key_by(lambda row: row["room_id"])
         .process(CounterSink(s)).name("cassandra-counters").uid("cassandra-counters"))

@@ -153,3 +153,31 @@ _INVALID = {
                        ("unit_value", lambda now: -1),
                        ("unit_value", lambda now: 1_000_000_001)],
 }
+
+
+def produce(wl: Workload, bootstrap: str, likes_topic: str, gifts_topic: str) -> None:
+    """Send every message of ``wl``, keyed by room, with acks=all; raises if any failed."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                             batch_size=256 * 1024, enable_idempotence=True)
+    topic = {"like": likes_topic, "gift": gifts_topic}
+    try:
+        futures = [producer.send(topic[m.topic_kind], key=str(m.room_key).encode(),
+                                 value=m.value) for m in wl.messages]
+        producer.flush(timeout=300)
+        for f in futures:
+            f.get(timeout=0)  # raises the send error, if any
+    finally:
+        producer.close()
+
+
+def plus(base: Expected, add: Expected) -> Expected:
+    """``base`` (what the tables held before) with ``add`` on top."""
+    out = Expected()
+    for name in ("totals", "windows", "gifts"):
+        target = getattr(out, name)
+        for src in (getattr(base, name), getattr(add, name)):
+            for k, v in src.items():
+                target[k] = [a + b for a, b in zip(target[k], v, strict=True)]
+    return out

@@ -1,0 +1,103 @@
+"""The demo of ``scripts/demo``: the counting job on the local stack with a demo load.
+
+Provisions the topics and keyspace, starts the job embedded (a local mini-cluster in a child
+process), sends a skewed load of likes and gifts with repeats, late events and some bad
+messages, waits until Cassandra holds exactly what it should, and prints the top rooms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from jobs.counters.provision import provision
+from jobs.counters.settings import Settings
+from jobs.counters.verify import Snapshot, compare, snapshot
+from jobs.counters.workload import Expected, generate, plus, produce
+from local_stack.cassandra import connect
+from local_stack.paths import StackPaths
+
+
+def _as_expected(snap: Snapshot) -> Expected:
+    e = Expected()
+    e.totals.update(snap.totals)
+    e.windows.update(snap.windows)
+    e.gifts.update(snap.gifts)
+    return e
+
+
+def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
+    s = Settings.parse([])
+    provision(s)
+    hosts = list(s.cassandra_hosts)
+    with connect(hosts) as session:
+        before = _as_expected(snapshot(session, s.keyspace))
+    log = StackPaths.from_env().logs / "counters-demo.log"
+    print(f"[demo] starting the counting job on a local mini-cluster (log: {log})", flush=True)
+    with open(log, "a") as out:
+        job = subprocess.Popen([sys.executable, "-m", "jobs.counters.main", "--flush-ms", "500"],
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wl = generate(int(time.time()), events, rooms, int(time.time() * 1000))
+        print(f"[demo] sending {len(wl.messages)} messages: {wl.counted} to count, "
+              f"{wl.duplicates} repeats, {wl.late} late, {wl.invalid} bad (-> {s.dlq_topic})",
+              flush=True)
+        produce(wl, s.bootstrap, s.likes_topic, s.gifts_topic)
+        want = plus(before, wl.expected)
+        t0 = time.monotonic()
+        with connect(hosts) as session:
+            while True:
+                report = compare(want, snapshot(session, s.keyspace))
+                waited = time.monotonic() - t0
+                if report.exact or waited > timeout_s or job.poll() is not None:
+                    break
+                print(f"[demo] waiting for the counters ({waited:.0f}s): "
+                      f"{len(report.rows_wrong)} of {report.rows_checked} rows still moving",
+                      flush=True)
+                time.sleep(5)
+            if not report.exact:
+                print(f"[demo] NOT exact after {waited:.0f}s: {report.summary()}; see {log}")
+                return 1
+            print(f"[demo] exact after {waited:.0f}s: {report.summary()}")
+            top = sorted(session.execute(
+                f"SELECT room_id, likes, gift_count, gift_value FROM {s.keyspace}.room_totals"),
+                key=lambda r: -(r.gift_value or 0))[:10]
+        print(f"\n  top rooms by gift value (cqlsh: SELECT * FROM {s.keyspace}.room_totals "
+              "WHERE room_id = ...;)")
+        print(f"  {'room_id':>8} {'likes':>10} {'gifts':>8} {'gift_value':>12}")
+        for r in top:
+            print(f"  {r.room_id:>8} {r.likes:>10} {r.gift_count:>8} {r.gift_value:>12}")
+        if keep_running:
+            print(f"\n[demo] the job keeps running (PID {job.pid}); Ctrl-C stops it")
+            job.wait()
+        return 0
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGTERM)
+            job.wait(timeout=60)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
+    p.add_argument("--events", type=int, default=50_000)
+    p.add_argument("--rooms", type=int, default=1_000)
+    p.add_argument("--keep-running", action="store_true",
+                   help="leave the job running after the demo load")
+    p.add_argument("--timeout", type=float, default=300)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("cassandra").setLevel(logging.ERROR)
+    try:
+        return run(a.events, a.rooms, a.keep_running, a.timeout)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
