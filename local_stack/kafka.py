@@ -16,9 +16,8 @@ import uuid
 from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
 
+from connectors.kafka_admin import ensure_topics
 from local_stack import java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
@@ -82,23 +81,6 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["JAVA_HOME"] = str(java.java_home())
     return env
-
-
-def ensure_topics(bootstrap: str, names: list[str], partitions: int = 4,
-                  replication: int = 1, configs: dict[str, str] | None = None) -> None:
-    """Create the topics that do not exist yet. Existing topics are left as they are."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    try:
-        existing = set(admin.list_topics())
-        missing = [NewTopic(n, partitions, replication, topic_configs=configs or {})
-                   for n in names if n not in existing]
-        if missing:
-            try:
-                admin.create_topics(missing, timeout_ms=10_000)
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by another caller
-    finally:
-        admin.close()
 
 
 def round_trip(bootstrap: str, topic: str, timeout_s: float = 10.0) -> bool:

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from connectors.kafka_admin import ensure_topics
 from local_stack import stack
 from local_stack.cassandra import connect
 from local_stack.flink import rest_get
-from local_stack.kafka import ensure_topics, round_trip
+from local_stack.kafka import round_trip
 from local_stack.paths import StackPaths
 
 DEFAULT_KAFKA = "127.0.0.1:9092"

@@ -14,7 +14,7 @@ touched once per changed counter row and flush.
 from __future__ import annotations
 
 from pyflink.common.serialization import SimpleStringSchema
-from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import DeliveryGuarantee
 from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironment
@@ -127,6 +127,20 @@ def dlq_sink(s: Settings) -> KafkaSink:
             .build())
 
 
+def truth_stream(t_env: StreamTableEnvironment, events: DataStream, s: Settings) -> DataStream:
+    """Valid events (EVENT_TYPE rows) -> the upsert stream of counter-row truths (JVM)."""
+    table = t_env.from_data_stream(events, Schema.new_builder()
+                                   .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+                                   .column_by_expression("proctime", "PROCTIME()")
+                                   .watermark("rowtime", f"rowtime - INTERVAL "
+                                              f"'{s.watermark_delay_ms / 1000}' SECOND")
+                                   .build())
+    t_env.create_temporary_view("events", table)
+    t_env.execute_sql(marked_view_sql(s))
+    return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
+                                     ChangelogMode.upsert())
+
+
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Settings) -> None:
     configure_tables(t_env, s)
     t_env.execute_sql(source_ddl(s))
@@ -138,16 +152,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     (decoded.get_side_output(DLQ_TAG)
         .sink_to(dlq_sink(s)).name("dead-letters").uid("dead-letters"))
 
-    events = t_env.from_data_stream(decoded, Schema.new_builder()
-                                    .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
-                                    .column_by_expression("proctime", "PROCTIME()")
-                                    .watermark("rowtime", f"rowtime - INTERVAL "
-                                               f"'{s.watermark_delay_ms / 1000}' SECOND")
-                                    .build())
-    t_env.create_temporary_view("events", events)
-    t_env.execute_sql(marked_view_sql(s))
-    truths = t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
-                                       ChangelogMode.upsert())
+    truths = truth_stream(t_env, decoded, s)
 
     (truths.key_by(lambda row: row["room_id"])
         .process(CounterSink(s)).name("cassandra-counters").uid("cassandra-counters"))

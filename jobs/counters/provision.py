@@ -11,8 +11,8 @@ import sys
 
 from connectors.cassandra_schema import migrate
 from connectors.cassandra_sink import connect_cluster
+from connectors.kafka_admin import ensure_topics
 from jobs.counters.settings import Settings
-from local_stack.kafka import ensure_topics
 
 EVENT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 

@@ -1,0 +1,54 @@
+"""The job's SQL on the mini-cluster: dedup (first seen wins) and accumulation into the truths
+of the three tables, late events included."""
+
+from __future__ import annotations
+
+import pytest
+from pyflink.common import Row
+from pyflink.table import StreamTableEnvironment
+
+from jobs.counters.logic import GIFTS, TOTALS, WINDOWS
+from jobs.counters.operators import EVENT_TYPE, truth_of
+from jobs.counters.pipeline import configure_tables, truth_stream
+from jobs.counters.settings import Settings
+from jobs.runtime import execution_environment
+
+pytestmark = pytest.mark.flink
+
+NOW = 1_763_700_000_000
+EVENTS = [  # kind, event_id, room, gift_id, likes, gift_count, gift_value, ts
+    Row("like", "a", 1, 0, 3, 0, 0, NOW),
+    Row("like", "a", 1, 0, 9, 0, 0, NOW),            # repeat of "a": ignored, first wins
+    Row("like", "b", 1, 0, 2, 0, 0, NOW + 61_000),   # next window
+    Row("gift", "a", 1, 7, 0, 2, 500, NOW),          # same id on the gift topic: counted
+    Row("gift", "g", 2, 7, 0, 1, 100, NOW),
+    Row("gift", "h", 2, 8, 0, 4, 40, NOW + 1),
+    Row("like", "c", 1, 0, 5, 0, 0, NOW - 3_600_000),  # an hour late: its own window
+    Row("gift", "g", 2, 7, 0, 1, 100, NOW),          # repeat
+]
+
+
+def test_dedup_and_accumulation():
+    s = Settings.parse(["--flush-ms", "200"])
+    env = execution_environment([], parallelism=1)
+    t_env = StreamTableEnvironment.create(env)
+    configure_tables(t_env, s)
+    truths = truth_stream(t_env, env.from_collection(EVENTS, type_info=EVENT_TYPE), s)
+    latest = {}
+    with truths.execute_and_collect() as rows:
+        for row in rows:
+            item = truth_of(row)
+            if item is not None:
+                latest[item[0]] = item[1]
+    w = 60_000
+    assert latest == {
+        (TOTALS, 1, 0): (10, 2, 500, 4, 1),
+        (TOTALS, 2, 0): (0, 5, 140, 2, 1),
+        (WINDOWS, 1, NOW - NOW % w): (3, 2, 500),
+        (WINDOWS, 1, NOW + 61_000 - (NOW + 61_000) % w): (2, 0, 0),
+        (WINDOWS, 1, NOW - 3_600_000 - (NOW - 3_600_000) % w): (5, 0, 0),
+        (WINDOWS, 2, NOW - NOW % w): (0, 5, 140),
+        (GIFTS, 1, 7): (2, 500),
+        (GIFTS, 2, 7): (1, 100),
+        (GIFTS, 2, 8): (4, 40),
+    }
