@@ -193,9 +193,9 @@ class CounterSink(KeyedProcessFunction):
         _on_bundle_end(self._bundle_end)
 
     def close(self) -> None:
+        # No flush here: truths not yet written belong to input after the last checkpoint,
+        # which a restart replays; and a flush could block a cancel while Cassandra is down.
         _off_bundle_end(self._bundle_end)
-        if getattr(self, "writer", None) is not None:
-            self._flush()
         if getattr(self, "cluster", None) is not None:
             self.cluster.shutdown()
 
