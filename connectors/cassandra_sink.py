@@ -109,8 +109,7 @@ class CounterStore:
         does not have reads as zeros. Errors propagate: nothing is guessed."""
         groups: dict[tuple, list[RowKey]] = defaultdict(list)
         for row in rows:
-            table, room, sub = row
-            groups[(table, room, day_of(sub)) if table == WINDOWS else (table, room)].append(row)
+            groups[partition_of(row)].append(row)
         queries = []
         totals_rooms = [key[1] for key in groups if key[0] == TOTALS]
         for i in range(0, len(totals_rooms), 100):  # room_totals: one IN query per 100 rooms

@@ -68,15 +68,16 @@ def dead_letters(s: Settings, expected: int, timeout_s: float = 120) -> list[byt
              for p in consumer.partitions_for_topic(s.dlq_topic) or ()]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
+    def original(msg) -> bytes:
+        return base64.b64decode(json.loads(msg.value)["value"] or "")
+
     out: list[bytes] = []
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
-            for msg in consumer:
-                out.append(base64.b64decode(json.loads(msg.value)["value"] or ""))
+            out += [original(m) for m in consumer]
             if len(out) >= expected:
-                # and nothing more arrives in the next poll
-                out += [base64.b64decode(json.loads(m.value)["value"] or "") for m in consumer]
+                out += [original(m) for m in consumer]  # and nothing more arrives after them
                 break
         return out
     finally:

@@ -68,9 +68,7 @@ class Settings:
         for f in fields(cls):
             v = a[f.name]
             default = getattr(defaults, f.name)
-            if isinstance(default, bool):
-                values[f.name] = str(v).lower() in ("1", "true", "yes")
-            elif isinstance(default, int):
+            if isinstance(default, int):
                 values[f.name] = int(v)
             elif isinstance(default, tuple):
                 values[f.name] = tuple(h.strip() for h in str(v).split(",") if h.strip())

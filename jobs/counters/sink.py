@@ -19,7 +19,6 @@ class adds the order of operations:
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from jobs.counters.logic import RowKey, Values, Write, behind, plan_write
 
 log = logging.getLogger(__name__)
-_TRACE = os.environ.get("LIVE_COUNTERS_SINK_TRACE")  # debugging aid: a file for every write
 
 
 @dataclass
@@ -83,13 +81,8 @@ class ConvergingWriter:
             wait = self.read_not_before - self.clock()
             if wait > 0:
                 self.sleep(wait)
-            got = self.store.read(unknown)
-            self.applied.update(got)
+            self.applied.update(self.store.read(unknown))
             self.stats.rows_read += len(unknown)
-            if _TRACE:
-                with open(_TRACE, "a") as f:
-                    f.write(f"{id(self)} pid={os.getpid()} READ {len(unknown)} "
-                            f"{[(r, v) for r, v in got.items() if r[0] == 'room_totals'][:3]}\n")
         writes: list[Write] = []
         for row, truth in list(self.pending.items()):
             w = plan_write(row, truth, self.applied[row])
@@ -101,11 +94,6 @@ class ConvergingWriter:
             del self.pending[row]
         if not writes:
             return
-        if _TRACE:
-            with open(_TRACE, "a") as f:
-                for w in writes:
-                    f.write(f"{id(self)} pid={os.getpid()} {w.row} truth={self.pending[w.row]} "
-                            f"applied={self.applied[w.row]} inc={w.increment}\n")
         try:
             self.store.write(writes)
             doubtful: set[RowKey] = set()
@@ -116,9 +104,6 @@ class ConvergingWriter:
                 self.applied.pop(row, None)
             self.read_not_before = self.clock() + self.settle_s
             log.warning("sink: %s; re-reading them after %.1fs", exc, self.settle_s)
-            if _TRACE:
-                with open(_TRACE, "a") as f:
-                    f.write(f"{id(self)} AMBIGUOUS {exc!r} cause={exc.__cause__!r}\n")
         self.stats.writes += 1
         for w in writes:
             if w.row in doubtful:
