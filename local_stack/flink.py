@@ -111,6 +111,11 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
+    try:
+        rest_get("/overview", timeout=5)
+    except OSError as exc:
+        raise StackError(f"no Flink cluster answers at {REST_URL} ({exc}); "
+                         "start one with: scripts/stack up flink") from None
     cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", REST_URL.removeprefix("http://"),
            "-pyfs", str(package_archive(paths))]
     if detached:
