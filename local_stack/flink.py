@@ -101,6 +101,7 @@ def rest_get(path: str, timeout: float = 5.0) -> dict:
 
 def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = None,
            detached: bool = False, parallelism: int | None = None,
+           restore_from: str | None = None,
            timeout: float | None = None) -> subprocess.CompletedProcess:
     """``flink run -py py_file job_args`` against the local standalone cluster.
 
@@ -108,6 +109,7 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     the dependencies, not this checkout: the same command works against a remote cluster.
 
     Attached (the default) returns when the job ends; detached returns once it is submitted.
+    ``restore_from`` is a savepoint or retained checkpoint to start from (``flink run -s``).
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
@@ -122,12 +124,62 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
         cmd.append("--detached")
     if parallelism is not None:
         cmd += ["--parallelism", str(parallelism)]
+    if restore_from is not None:
+        cmd += ["--fromSavepoint", restore_from]
     cmd += ["-py", str(py_file), *job_args]
     res = subprocess.run(cmd, env=flink_env(paths), capture_output=True, text=True,
                          timeout=timeout)
     if res.returncode != 0:
         raise StackError(f"flink run failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
+
+
+def job_id_of(submit_output: str) -> str:
+    """The JobID that ``flink run --detached`` printed."""
+    for line in submit_output.splitlines():
+        if "JobID" in line:
+            return line.split()[-1]
+    raise StackError(f"no JobID in the output of flink run:\n{submit_output}")
+
+
+def rest_call(method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(REST_URL + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else {}
+
+
+def cancel(job_id: str) -> None:
+    rest_call("PATCH", f"/jobs/{job_id}?mode=cancel")
+
+
+def stop_with_savepoint(job_id: str, target_dir: Path, timeout: float = 300.0) -> str:
+    """Stop ``job_id`` with a savepoint in ``target_dir`` (no drain); the savepoint's path."""
+    import time
+
+    rid = rest_call("POST", f"/jobs/{job_id}/stop",
+                    {"targetDirectory": f"file://{target_dir}", "drain": False})["request-id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = rest_get(f"/jobs/{job_id}/savepoints/{rid}")
+        if st["status"]["id"] == "COMPLETED":
+            op = st.get("operation") or {}
+            if "failure-cause" in op:
+                raise StackError(f"stop-with-savepoint of {job_id} failed: "
+                                 f"{op['failure-cause'].get('stack-trace', op)[:2000]}")
+            return op["location"]
+        time.sleep(0.5)
+    raise StackError(f"stop-with-savepoint of {job_id} did not finish in {timeout:.0f}s")
+
+
+def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
+    """The newest complete retained checkpoint of ``job_id`` (a ``chk-N`` directory with its
+    ``_metadata``), to resume from after the JobManager was lost; None if there is none."""
+    done = [(int(d.name.removeprefix("chk-")), d)
+            for d in (paths.checkpoints / job_id).glob("chk-*") if (d / "_metadata").is_file()]
+    return str(max(done)[1]) if done else None
 
 
 PACKAGES = ("jobs", "connectors", "local_stack")

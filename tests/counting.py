@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, TopicPartition
-
+from jobs.counters import verify
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from jobs.counters.verify import Report, compare, snapshot
+from jobs.counters.verify import Report
 from jobs.counters.workload import Workload
 from jobs.counters.workload import produce as produce_workload
-from local_stack.cassandra import connect
 
 
 @dataclass(frozen=True)
@@ -48,37 +46,15 @@ def produce(s: Settings, wl: Workload) -> None:
 def wait_until_exact(s: Settings, wl: Workload, timeout_s: float = 300,
                      alive=lambda: True) -> Report:
     """Poll the tables until they equal the ground truth; the last report either way."""
-    deadline = time.monotonic() + timeout_s
-    with connect(list(s.cassandra_hosts)) as session:
-        while True:
-            report = compare(wl.expected, snapshot(session, s.keyspace))
-            if report.exact or time.monotonic() > deadline or not alive():
-                return report
-            time.sleep(3)
+    return verify.wait_until_exact(list(s.cassandra_hosts), s.keyspace, wl.expected,
+                                   timeout_s, alive)
 
 
-def dead_letters(s: Settings, expected: int, timeout_s: float = 120) -> list[bytes]:
-    """The committed dead letters' original values, once ``expected`` arrived (or timeout)."""
-    import base64
-    import json
-
-    consumer = KafkaConsumer(bootstrap_servers=s.bootstrap, isolation_level="read_committed",
-                             enable_auto_commit=False, consumer_timeout_ms=2000)
-    parts = [TopicPartition(s.dlq_topic, p)
-             for p in consumer.partitions_for_topic(s.dlq_topic) or ()]
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
-    def original(msg) -> bytes:
-        return base64.b64decode(json.loads(msg.value)["value"] or "")
-
-    out: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            out += [original(m) for m in consumer]
-            if len(out) >= expected:
-                out += [original(m) for m in consumer]  # and nothing more arrives after them
-                break
-        return out
-    finally:
-        consumer.close()
+def assert_dead_letters_exact(s: Settings, wl: Workload) -> None:
+    """The DLQ (read_committed) holds each invalid message sent, once, and nothing else."""
+    want = verify.digests(wl.expected.dead_letters)
+    got = verify.dead_letter_digests(s.bootstrap, s.dlq_topic, expected=len(want))
+    assert Counter(got) == Counter(want), (
+        f"DLQ: {len(got)} letters, {len(want)} invalid messages sent; missing "
+        f"{sum((Counter(want) - Counter(got)).values())}, "
+        f"extra {sum((Counter(got) - Counter(want)).values())}")

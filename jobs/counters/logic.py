@@ -36,6 +36,7 @@ MIN_TS_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 MAX_AHEAD_MS = 3_600_000       # 1 hour
 MAX_COUNT = 10_000
 MAX_UNIT_VALUE = 1_000_000_000
+MAX_EVENT_ID_LEN = 128     # a UUID is 32 (hex) or 36 characters
 DAY_MS = 86_400_000
 
 
@@ -71,6 +72,8 @@ def validate(record_name: str, rec: Mapping[str, Any], now_ms: int) -> Event | I
         return Invalid(f"unexpected record type {record_name}")
     if not rec["event_id"]:
         return Invalid("empty event_id")
+    if len(rec["event_id"]) > MAX_EVENT_ID_LEN:
+        return Invalid(f"event_id of {len(rec['event_id'])} characters > {MAX_EVENT_ID_LEN}")
     if rec["room_id"] <= 0:
         return Invalid(f"room_id {rec['room_id']} <= 0")
     if rec["user_id"] < 0:
@@ -91,6 +94,38 @@ def validate(record_name: str, rec: Mapping[str, Any], now_ms: int) -> Event | I
         return Invalid(f"unit_value {rec['unit_value']} outside 0..{MAX_UNIT_VALUE}")
     return Event(GIFT, rec["event_id"], rec["room_id"], rec["user_id"], rec["gift_id"],
                  0, rec["quantity"], rec["quantity"] * rec["unit_value"], ts)
+
+
+DLQ_MAX_VALUE_BYTES = 65_536  # original bytes kept in a dead letter; the digest covers all
+
+
+def dead_letter(reason: str, topic: str, partition: int, offset: int, kafka_ts: int | None,
+                key: bytes | None, value: bytes | None) -> dict[str, Any]:
+    """The dead-letter record of one bad message: why, where it came from, and its bytes.
+
+    The original value is kept up to ``DLQ_MAX_VALUE_BYTES`` (a message over the dead-letter
+    topic's size limit would stop the job); ``value_size`` and ``value_sha256`` always describe
+    all of it, so a truncated letter still identifies its message.
+    """
+    import base64
+    import hashlib
+
+    def b64(data: bytes | None) -> str | None:
+        return base64.b64encode(data).decode() if data is not None else None
+
+    kept = value[:DLQ_MAX_VALUE_BYTES] if value is not None else None
+    return {
+        "reason": reason[:1000],
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "kafka_timestamp": kafka_ts,
+        "key": b64(key[:DLQ_MAX_VALUE_BYTES] if key is not None else None),
+        "value": b64(kept),
+        "value_size": len(value) if value is not None else None,
+        "value_sha256": hashlib.sha256(value).hexdigest() if value is not None else None,
+        "value_truncated": value is not None and len(kept) < len(value),
+    }
 
 
 def window_start(ts_ms: int, size_ms: int) -> int:

@@ -3,10 +3,10 @@ Cassandra sink (keyed by room, per changed counter row). Logic lives in ``logic.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 
@@ -24,6 +24,7 @@ from jobs.counters.logic import (
     Invalid,
     RowKey,
     Values,
+    dead_letter,
     validate,
 )
 from jobs.counters.settings import Settings
@@ -52,17 +53,10 @@ def _millis(value) -> int | None:
 
 
 def dlq_record(reason: str, row: Row) -> str:
-    """The dead-letter message: why, where it came from, and the original bytes."""
-    key = row["key"]
-    return json.dumps({
-        "reason": reason,
-        "topic": row["topic"],
-        "partition": row["partition"],
-        "offset": row["offset"],
-        "kafka_timestamp": _millis(row["kts"]),
-        "key": base64.b64encode(key).decode() if key is not None else None,
-        "value": base64.b64encode(row["value"]).decode() if row["value"] is not None else None,
-    }, sort_keys=True)
+    """The dead-letter message (JSON) of a Kafka record: see ``logic.dead_letter``."""
+    return json.dumps(dead_letter(reason, row["topic"], row["partition"], row["offset"],
+                                  _millis(row["kts"]), row["key"], row["value"]),
+                      sort_keys=True)
 
 
 class DecodeAndValidate(ProcessFunction):
@@ -75,6 +69,7 @@ class DecodeAndValidate(ProcessFunction):
         self.kind_of_topic = {likes_topic: LIKE, gifts_topic: GIFT}
 
     def open(self, ctx: RuntimeContext) -> None:
+        _exit_with_taskmanager()
         self.registry = SchemaRegistry()
         metrics = ctx.get_metrics_group()
         self.events_in = metrics.counter("events_in")
@@ -117,6 +112,46 @@ def truth_of(row: Row) -> tuple[RowKey, Values] | None:
     if row["kind"] == GIFT:
         return (GIFTS, room, row["gift_id"]), (row["gift_count"], row["gift_value"])
     return None
+
+
+_WATCHDOG: list[threading.Thread] = []
+
+
+def _ppid_of(pid: int) -> int | None:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _exit_with_taskmanager() -> None:
+    """End this Python worker as soon as its TaskManager is gone.
+
+    The worker is started by ``pyflink-udf-runner.sh``, a child of the TaskManager's JVM.
+    When that JVM dies (kill -9, OOM killer) nothing stops the worker: it would live on as
+    an orphan and could still write to Cassandra while the restarted job reads what is there,
+    the one order the sink's exactly-once argument cannot allow. A thread watches the
+    runner's parent and exits the process within 0.2 s of it changing (no-op on Windows or
+    when the worker is not started that way).
+    """
+    if _WATCHDOG:
+        return
+    runner = os.getppid()
+    taskmanager = _ppid_of(runner)
+    if taskmanager is None or taskmanager <= 1:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.2)
+            if _ppid_of(runner) != taskmanager:
+                log.error("TaskManager (PID %d) is gone: this Python worker exits", taskmanager)
+                os._exit(70)
+
+    t = threading.Thread(target=watch, name="exit-with-taskmanager", daemon=True)
+    t.start()
+    _WATCHDOG.append(t)
 
 
 _BUNDLE_END: list = []
@@ -169,6 +204,7 @@ class CounterSink(KeyedProcessFunction):
         from connectors.cassandra_sink import CounterStore, connect_cluster
         from jobs.counters.sink import ConvergingWriter
 
+        _exit_with_taskmanager()
         self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
         store = CounterStore(self.cluster.connect(), self.s.keyspace)
         m = ctx.get_metrics_group()

@@ -17,9 +17,11 @@ from jobs.counters.settings import Settings
 EVENT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 
-def provision(s: Settings, partitions: int = 4, replication: int = 1) -> None:
+def provision(s: Settings, partitions: int = 4, replication: int = 1,
+              topic_config: dict[str, str] | None = None) -> None:
+    """Create what is missing; ``topic_config`` adds to the event topics' configuration."""
     ensure_topics(s.bootstrap, [s.likes_topic, s.gifts_topic], partitions, replication,
-                  EVENT_TOPIC_CONFIG)
+                  EVENT_TOPIC_CONFIG | (topic_config or {}))
     ensure_topics(s.bootstrap, [s.dlq_topic], partitions, replication)
     cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
     try:

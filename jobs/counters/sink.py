@@ -10,8 +10,11 @@ class adds the order of operations:
   calls it at the end of every bundle, which Flink completes before each checkpoint barrier
   passes the operator: a checkpoint never covers a truth that is not written.
 - What a row holds in Cassandra is read before its first write since start, and again after a
-  write with unknown outcome, never earlier than ``settle_ms`` after the start or the doubt,
-  so a write still in flight (of this attempt or the one before a restart) has landed or died.
+  write with unknown outcome. Such a read is trusted only when issued ``settle_ms`` after
+  Cassandra was seen answering a request sent after the last doubt (the start, a timeout, a
+  failure): a write still in flight (of this attempt or the one before a restart) has then
+  landed or died. Waiting from the doubt alone is not enough: a paused Cassandra holds the
+  timed-out writes and a later read in its queue, and may answer the read first on resume.
 - A read or write that fails is retried with backoff: the flush blocks (backpressure), it
   never drops a row.
 """
@@ -52,7 +55,8 @@ class ConvergingWriter:
         self.on_written = on_written
         self.pending: dict[RowKey, Values] = {}
         self.applied: dict[RowKey, Values] = {}
-        self.read_not_before = clock() + self.settle_s
+        self.doubt_at = clock()                # the start: an earlier attempt's writes
+        self.answered_at: float | None = None  # first answer to a request sent after it
         self.stats = SinkStats()
 
     def offer(self, row: RowKey, truth: Values) -> None:
@@ -67,6 +71,7 @@ class ConvergingWriter:
                 self._round()
                 backoff = 0.1
             except Exception as exc:  # Cassandra unreachable or overloaded: keep the truths
+                self._doubt()
                 self.stats.failures += 1
                 log.warning("sink: %s: %s; retrying in %.1fs (%d rows pending)",
                             type(exc).__name__, exc, backoff, len(self.pending))
@@ -78,9 +83,7 @@ class ConvergingWriter:
 
         unknown = [r for r in self.pending if r not in self.applied]
         if unknown:
-            wait = self.read_not_before - self.clock()
-            if wait > 0:
-                self.sleep(wait)
+            self._settle()
             self.applied.update(self.store.read(unknown))
             self.stats.rows_read += len(unknown)
         writes: list[Write] = []
@@ -102,7 +105,7 @@ class ConvergingWriter:
             self.stats.ambiguous += len(doubtful)
             for row in doubtful:
                 self.applied.pop(row, None)
-            self.read_not_before = self.clock() + self.settle_s
+            self._doubt()
             log.warning("sink: %s; re-reading them after %.1fs", exc, self.settle_s)
         self.stats.writes += 1
         for w in writes:
@@ -114,3 +117,22 @@ class ConvergingWriter:
                 self.on_written(w)
         if len(self.applied) > self.APPLIED_CACHE_ROWS:
             self.applied.clear()  # forgetting is safe: rows are read again before a write
+
+    def _doubt(self) -> None:
+        self.doubt_at = self.clock()
+        self.answered_at = None
+
+    def _settle(self) -> None:
+        """Return once ``settle_s`` passed since Cassandra answered a request sent after the
+        last doubt (a probe, sent here if needed; it raises while Cassandra does not answer)."""
+        while True:
+            if self.answered_at is None:
+                sent = self.clock()
+                self.store.probe()
+                if sent >= self.doubt_at:
+                    self.answered_at = self.clock()
+                continue
+            wait = self.answered_at + self.settle_s - self.clock()
+            if wait <= 0:
+                return
+            self.sleep(wait)

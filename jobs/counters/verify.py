@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from jobs.counters.workload import Expected
@@ -79,3 +83,50 @@ def compare(expected: Expected, actual: Snapshot) -> Report:
     rows += check("room_windows", expected.windows, actual.windows, 3)
     rows += check("room_gifts", expected.gifts, actual.gifts, 2)
     return Report(len(expected.totals), rows, wrong, len(rooms_wrong), lost, double)
+
+
+def digests(values: Iterable[bytes | None]) -> list[str | None]:
+    """SHA-256 of each message value (None for a null value): how dead letters are matched
+    with what was sent."""
+    return [hashlib.sha256(v).hexdigest() if v is not None else None for v in values]
+
+
+def wait_until_exact(hosts: list[str], keyspace: str, expected: Expected,
+                     timeout_s: float = 300, alive: Callable[[], bool] = lambda: True,
+                     poll_s: float = 3.0) -> Report:
+    """Poll the tables until they equal ``expected``; the last report either way (also when
+    ``alive()`` turns false)."""
+    from local_stack.cassandra import connect
+
+    deadline = time.monotonic() + timeout_s
+    with connect(list(hosts)) as session:
+        while True:
+            report = compare(expected, snapshot(session, keyspace))
+            if report.exact or time.monotonic() > deadline or not alive():
+                return report
+            time.sleep(poll_s)
+
+
+def dead_letter_digests(bootstrap: str, topic: str, expected: int,
+                        timeout_s: float = 120) -> list[str]:
+    """``value_sha256`` of every committed dead letter on ``topic``, read once ``expected``
+    arrived (and for 2 s after, so that extra letters show) or when ``timeout_s`` ran out."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                             enable_auto_commit=False, consumer_timeout_ms=2000,
+                             fetch_max_bytes=64 * 1024 * 1024)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        out: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            out += [json.loads(m.value)["value_sha256"] for m in consumer]
+            if len(out) >= expected:
+                out += [json.loads(m.value)["value_sha256"] for m in consumer]
+                break
+        return out
+    finally:
+        consumer.close()

@@ -8,13 +8,17 @@ the dead-letter topic. It does not call the job's validation: the oracle stands 
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connectors.avro_codec import SchemaRegistry
 
 MINUTE = 60_000
+HOUR = 60 * MINUTE
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # what produce() sends at most (the poison block has >1 MB)
 
 
 @dataclass
@@ -24,14 +28,14 @@ class Expected:
         default_factory=lambda: defaultdict(lambda: [0] * 3))
     gifts: dict[tuple[int, int], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0] * 2))
-    dead_letters: list[bytes] = field(default_factory=list)
+    dead_letters: list[bytes | None] = field(default_factory=list)
 
 
 @dataclass
 class Message:
-    topic_kind: str   # "like" | "gift": which topic it goes to
-    room_key: int     # the message key (room id), also for bad messages
-    value: bytes
+    topic_kind: str        # "like" | "gift": which topic it goes to
+    room_key: int          # the message key (room id), also for bad messages
+    value: bytes | None    # None: a record with a null value
 
 
 @dataclass
@@ -42,103 +46,180 @@ class Workload:
     duplicates: int = 0
     invalid: int = 0
     late: int = 0
+    skewed: int = 0   # counted events from the producer whose clock is behind
 
 
-def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int = MINUTE, *,
-             hot_rooms: int = 3, hot_share: float = 0.3, dup_rate: float = 0.03,
-             late_rate: float = 0.02, malformed_rate: float = 0.005,
-             invalid_rate: float = 0.005, registry: SchemaRegistry | None = None) -> Workload:
-    """``events`` messages over rooms 1..``rooms`` (``hot_share`` of them to the first
-    ``hot_rooms``), with repeats, late events, malformed bytes and invalid values mixed in."""
-    rnd = random.Random(seed)
-    reg = registry or SchemaRegistry()
-    like_s, gift_s = reg.schema("LikeEvent"), reg.schema("GiftEvent")
-    wl = Workload([], Expected())
-    exp = wl.expected
-    sent: list[Message] = []  # counted messages that can be repeated
+class _Builder:
+    """Appends messages to a workload and keeps its ground truth: what each row must hold."""
 
-    def room() -> int:
-        return rnd.randint(1, hot_rooms) if rnd.random() < hot_share else rnd.randint(1, rooms)
+    def __init__(self, rnd: random.Random, reg: SchemaRegistry, window_ms: int) -> None:
+        self.rnd, self.reg, self.window_ms = rnd, reg, window_ms
+        self.like_s, self.gift_s = reg.schema("LikeEvent"), reg.schema("GiftEvent")
+        self.wl = Workload([], Expected())
+        self.sent: list[Message] = []  # counted messages, which may be sent again
 
-    def count(kind: str, rec: dict) -> None:
-        r = rec["room_id"]
-        ws = rec["ts"] - rec["ts"] % window_ms
+    def record(self, kind: str, room: int, ts: int) -> dict:
+        rnd = self.rnd
+        rec = {"event_id": uuid.UUID(int=rnd.getrandbits(128)).hex, "room_id": room,
+               "user_id": rnd.randint(0, 10**6), "ts": ts}
         if kind == "like":
-            t, w = exp.totals[r], exp.windows[(r, ws)]
+            rec["count"] = rnd.randint(1, 20)
+        else:
+            rec.update(gift_id=rnd.randint(1, 12), quantity=rnd.randint(1, 5),
+                       unit_value=rnd.choice([1, 10, 100, 5200]))
+        return rec
+
+    def encode(self, kind: str, rec: dict) -> bytes:
+        return self.reg.encode(rec, self.like_s if kind == "like" else self.gift_s)
+
+    def good(self, kind: str, rec: dict) -> Message:
+        """A valid, first-seen event: counted."""
+        exp = self.wl.expected
+        r = rec["room_id"]
+        ws = rec["ts"] - rec["ts"] % self.window_ms
+        t, w = exp.totals[r], exp.windows[(r, ws)]
+        if kind == "like":
             t[0] += rec["count"]
             w[0] += rec["count"]
         else:
             value = rec["quantity"] * rec["unit_value"]
-            t, w, g = exp.totals[r], exp.windows[(r, ws)], exp.gifts[(r, rec["gift_id"])]
+            g = exp.gifts[(r, rec["gift_id"])]
             t[1] += rec["quantity"]
             t[2] += value
             w[1] += rec["quantity"]
             w[2] += value
             g[0] += rec["quantity"]
             g[1] += value
-        exp.totals[r][3] += 1
-        wl.counted += 1
+        t[3] += 1
+        self.wl.counted += 1
+        m = Message(kind, r, self.encode(kind, rec))
+        self.wl.messages.append(m)
+        self.sent.append(m)
+        return m
 
-    for _ in range(events):
+    def again(self, m: Message) -> None:
+        """A resend of a counted event: a duplicate."""
+        self.wl.messages.append(Message(m.topic_kind, m.room_key, m.value))
+        self.wl.expected.totals[m.room_key][4] += 1
+        self.wl.duplicates += 1
+
+    def bad(self, kind: str, room_key: int, value: bytes | None) -> None:
+        """A message the job must dead-letter."""
+        self.wl.messages.append(Message(kind, room_key, value))
+        self.wl.expected.dead_letters.append(value)
+        self.wl.invalid += 1
+
+    def malformed(self, kind: str, rec: dict) -> None:
+        """Bytes that are no known message, made from a good one."""
+        rnd = self.rnd
+        good = self.encode(kind, rec)
+        how = rnd.randrange(4)
+        if how == 0:
+            value = good[: rnd.randint(0, len(good) - 1)]            # truncated
+        elif how == 1:
+            value = b"\x00\x01" + good[2:]                            # wrong magic
+        elif how == 2:
+            value = good[:2] + rnd.randbytes(8) + good[10:]          # unknown fingerprint
+        else:
+            value = rnd.randbytes(rnd.randint(1, 80))                # noise
+        if value[:2] == b"\xc3\x01" and value[2:10] in (self.like_s.fingerprint,
+                                                        self.gift_s.fingerprint):
+            value = good[:-1]  # noise that happens to look valid: truncate instead
+        self.bad(kind, rec["room_id"], value)
+
+
+def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int = MINUTE, *,
+             hot_rooms: int = 3, hot_share: float = 0.3, dup_rate: float = 0.03,
+             late_rate: float = 0.02, malformed_rate: float = 0.005,
+             invalid_rate: float = 0.005, skew_share: float = 0.0, skew_ms: int = -HOUR,
+             poison: bool = False, registry: SchemaRegistry | None = None) -> Workload:
+    """``events`` messages over rooms 1..``rooms`` (``hot_share`` of them to the first
+    ``hot_rooms``), with repeats, late events, malformed bytes and invalid values mixed in.
+
+    ``skew_share`` of the events come from a producer whose clock is ``skew_ms`` off (an hour
+    behind by default: late, still counted). ``poison`` puts the block of ``poison_block``
+    in the middle of the stream.
+    """
+    rnd = random.Random(seed)
+    b = _Builder(rnd, registry or SchemaRegistry(), window_ms)
+    wl = b.wl
+
+    def room() -> int:
+        return rnd.randint(1, hot_rooms) if rnd.random() < hot_share else rnd.randint(1, rooms)
+
+    for i in range(events):
+        if poison and i == events // 2:
+            poison_block(b, now_ms, rooms)
         p = rnd.random()
-        if sent and p < dup_rate:                      # a resend of a counted event
-            m = rnd.choice(sent)
-            wl.messages.append(Message(m.topic_kind, m.room_key, m.value))
-            exp.totals[m.room_key][4] += 1
-            wl.duplicates += 1
+        if b.sent and p < dup_rate:
+            b.again(rnd.choice(b.sent))
             continue
         p -= dup_rate
         kind = "like" if rnd.random() < 0.8 else "gift"
-        r = room()
         ts = now_ms - rnd.randint(0, 5_000)
-        late = False
+        late = skewed = False
         if p < late_rate:                              # behind the watermark, still counted
             ts = now_ms - rnd.randint(10 * MINUTE, 90 * MINUTE)
             late = True
-        if kind == "like":
-            rec = {"event_id": uuid.UUID(int=rnd.getrandbits(128)).hex, "room_id": r,
-                   "user_id": rnd.randint(0, 10**6), "count": rnd.randint(1, 20), "ts": ts}
-            schema = like_s
-        else:
-            rec = {"event_id": uuid.UUID(int=rnd.getrandbits(128)).hex, "room_id": r,
-                   "user_id": rnd.randint(0, 10**6), "gift_id": rnd.randint(1, 12),
-                   "quantity": rnd.randint(1, 5), "unit_value": rnd.choice([1, 10, 100, 5200]),
-                   "ts": ts}
-            schema = gift_s
+        elif rnd.random() < skew_share:                # the producer whose clock is off
+            ts += skew_ms
+            skewed = True
+        rec = b.record(kind, room(), ts)
         q = rnd.random()
-        if q < malformed_rate:                         # bytes that are no known message
-            good = reg.encode(rec, schema)
-            how = rnd.randrange(4)
-            if how == 0:
-                value = good[: rnd.randint(0, len(good) - 1)]            # truncated
-            elif how == 1:
-                value = b"\x00\x01" + good[2:]                            # wrong magic
-            elif how == 2:
-                value = good[:2] + rnd.randbytes(8) + good[10:]          # unknown fingerprint
-            else:
-                value = rnd.randbytes(rnd.randint(1, 80))                # noise
-            if value[:2] == b"\xc3\x01" and value[2:10] in (like_s.fingerprint,
-                                                            gift_s.fingerprint):
-                value = good[:-1]  # noise that happens to look valid: truncate instead
-            wl.messages.append(Message(kind, r, value))
-            exp.dead_letters.append(value)
-            wl.invalid += 1
+        if q < malformed_rate:
+            b.malformed(kind, rec)
             continue
         if q < malformed_rate + invalid_rate:          # well-formed, invalid values
             field_, bad = rnd.choice(_INVALID[kind])
             rec[field_] = bad(now_ms)
-            value = reg.encode(rec, schema)
-            wl.messages.append(Message(kind, r, value))
-            exp.dead_letters.append(value)
-            wl.invalid += 1
+            b.bad(kind, rec["room_id"], b.encode(kind, rec))
             continue
-        value = reg.encode(rec, schema)
-        m = Message(kind, r, value)
-        wl.messages.append(m)
-        sent.append(m)
-        count(kind, rec)
+        b.good(kind, rec)
         wl.late += late
+        wl.skewed += skewed
     return wl
+
+
+def poison_block(b: _Builder, now_ms: int, rooms: int) -> None:
+    """Every kind of bad input at once, each followed by good events of the same room (the
+    same partition) that must still be counted: truncated and bit-flipped messages, an unknown
+    schema fingerprint, a null value, every invalid value (negative, absurd, epoch 0, the year
+    2100), a bad message followed by 1,000 good ones, messages over 1 MB, and one event sent
+    five times."""
+    rnd = b.rnd
+    room = rnd.randint(1, rooms)
+
+    def fresh(kind: str = "like") -> dict:
+        return b.record(kind, room, now_ms - rnd.randint(0, 5_000))
+
+    for kind in ("like", "gift"):
+        good = b.encode(kind, fresh(kind))
+        b.bad(kind, room, good[: len(good) // 2])                       # truncated
+        b.bad(kind, room, good[:-1])
+        for _ in range(3):                                              # a bit of the header
+            i = rnd.randrange(10)
+            b.bad(kind, room, good[:i] + bytes([good[i] ^ (1 << rnd.randrange(8))]) + good[i + 1:])
+        b.bad(kind, room, good[:-1] + bytes([good[-1] | 0x80]))         # last varint runs on
+        b.bad(kind, room, good[:2] + bytes(8) + good[10:])              # unknown fingerprint
+        b.bad(kind, room, good + b"\x00")                               # a trailing byte
+        for field_, bad in _INVALID[kind]:                              # every invalid value
+            rec = fresh(kind)
+            rec[field_] = bad(now_ms)
+            b.bad(kind, room, b.encode(kind, rec))
+        b.good(kind, fresh(kind))
+    b.bad("like", room, None)                                           # a null value
+    b.bad("gift", room, b"")                                            # an empty one
+    b.bad("like", room, b.encode("like", fresh() | {"room_id": 0}))     # then 1,000 good ones
+    for _ in range(1_000):
+        b.good("like", fresh())
+    big = fresh()
+    big["event_id"] = "x" * 1_100_000                                   # over 1 MB, valid Avro
+    b.bad("like", room, b.encode("like", big))
+    b.bad("gift", room, rnd.randbytes(1_200_000))                       # over 1 MB of noise
+    b.good("like", fresh())
+    m = b.good("gift", fresh("gift"))                                   # one event, five times
+    for _ in range(4):
+        b.again(m)
 
 
 _COMMON = [
@@ -155,19 +236,41 @@ _INVALID = {
 }
 
 
-def produce(wl: Workload, bootstrap: str, likes_topic: str, gifts_topic: str) -> None:
-    """Send every message of ``wl``, keyed by room, with acks=all; raises if any failed."""
+def produce(wl: Workload, bootstrap: str, likes_topic: str, gifts_topic: str, *,
+            rate: float | None = None, progress: Callable[[int], None] | None = None) -> None:
+    """Send every message of ``wl``, keyed by room, with acks=all and idempotence; raises if
+    any failed (then what reached Kafka is unknown: the run proves nothing).
+
+    ``rate`` (messages/s) paces the sends, for a live stream instead of a backlog. Sends wait
+    out a broker outage of up to 10 minutes (retries of an idempotent producer: no message
+    twice). ``progress(sent)`` is called about once a second.
+    """
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                             batch_size=256 * 1024, enable_idempotence=True)
+                             batch_size=256 * 1024, enable_idempotence=True,
+                             max_request_size=MAX_MESSAGE_BYTES,
+                             delivery_timeout_ms=600_000, max_block_ms=600_000,
+                             reconnect_backoff_max_ms=2_000)
     topic = {"like": likes_topic, "gift": gifts_topic}
+    futures = []
+    t0 = last = time.monotonic()
     try:
-        futures = [producer.send(topic[m.topic_kind], key=str(m.room_key).encode(),
-                                 value=m.value) for m in wl.messages]
-        producer.flush(timeout=300)
+        for i, m in enumerate(wl.messages):
+            if rate and i % 100 == 0:
+                ahead = t0 + i / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            futures.append(producer.send(topic[m.topic_kind], key=str(m.room_key).encode(),
+                                         value=m.value))
+            if progress and time.monotonic() - last >= 1:
+                last = time.monotonic()
+                progress(i + 1)
+        producer.flush(timeout=600)
         for f in futures:
             f.get(timeout=0)  # raises the send error, if any
+        if progress:
+            progress(len(wl.messages))
     finally:
         producer.close()
 

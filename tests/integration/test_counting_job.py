@@ -7,13 +7,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pytest
 
 from jobs.counters.workload import generate
 from local_stack.paths import StackPaths
-from tests.counting import JobNames, dead_letters, produce, provision_for, wait_until_exact
+from tests.counting import (
+    JobNames,
+    assert_dead_letters_exact,
+    produce,
+    provision_for,
+    wait_until_exact,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,8 +56,7 @@ def test_embedded_job_counts_exactly(kafka_bootstrap, cassandra_hosts, workload)
               f"({len(workload.messages) / took:.0f} events/s incl. job start); "
               + report.summary())
 
-        letters = dead_letters(s, expected=len(workload.expected.dead_letters))
-        assert Counter(letters) == Counter(workload.expected.dead_letters)
+        assert_dead_letters_exact(s, workload)
     finally:
         os.killpg(job.pid, signal.SIGTERM)
         job.wait(timeout=60)
@@ -84,8 +88,7 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         assert report.exact, report.summary() + "\n" + "\n".join(report.rows_wrong[:20])
         print(f"\n[counting p=2] {len(workload.messages)} messages exact in {took:.0f}s; "
               + report.summary())
-        letters = dead_letters(s, expected=len(workload.expected.dead_letters))
-        assert Counter(letters) == Counter(workload.expected.dead_letters)
+        assert_dead_letters_exact(s, workload)
         # the job's metrics are in Flink's metric system, and they add up
         metrics = _metric_sums(job_id, job["vertices"], [
             "events_in", "dlq_records", "events_counted", "duplicates_dropped", "late_events",

@@ -26,6 +26,11 @@ class FakeStore:
         self.reads = 0
         self.read_failures = 0
 
+    def probe(self):
+        if self.read_failures:
+            self.read_failures -= 1
+            raise ConnectionError("down")
+
     def read(self, rows):
         if self.read_failures:
             self.read_failures -= 1
@@ -42,6 +47,56 @@ class FakeStore:
                 self.rows[w.row] = tuple(a + b for a, b in zip(cur, w.increment, strict=True))
         if what != "ok":
             raise AmbiguousWrite([w.row for w in writes], TimeoutError(what))
+
+
+class PausedStore(FakeStore):
+    """Cassandra stopped (SIGSTOP) until ``resume_at``: a request sent meanwhile waits in its
+    queue; the client gives up after ``timeout`` s (a write's outcome is then unknown), and
+    on resume Cassandra answers a waiting read *before* it applies the queued writes, the
+    order that makes a read taken too early wrong."""
+
+    def __init__(self, clock, resume_at, timeout=10.0, **kw):
+        super().__init__(**kw)
+        self.clock, self.resume_at, self.timeout = clock, resume_at, timeout
+        self.queued = []
+
+    def _apply_queued(self):
+        if self.clock.t > self.resume_at:
+            for w in self.queued:
+                cur = self.rows.get(w.row, (0,) * len(w.increment))
+                self.rows[w.row] = tuple(a + b for a, b in zip(cur, w.increment, strict=True))
+            self.queued.clear()
+
+    def _wait(self):
+        """Block like a request to a stopped process; True if it is answered."""
+        if self.clock.t >= self.resume_at:
+            return True
+        if self.resume_at - self.clock.t < self.timeout:
+            self.clock.t = self.resume_at  # answered on resume, queued writes not yet applied
+            return True
+        self.clock.t += self.timeout
+        return False
+
+    def probe(self):
+        self._apply_queued()
+        if not self._wait():
+            raise TimeoutError("probe")
+
+    def read(self, rows):
+        self._apply_queued()
+        if not self._wait():
+            raise TimeoutError("read")
+        got = super().read(rows)
+        self.clock.t += 0.01
+        return got
+
+    def write(self, writes):
+        self._apply_queued()
+        if self.clock.t < self.resume_at:
+            self.clock.t += self.timeout
+            self.queued += list(writes)  # lands on resume
+            raise AmbiguousWrite([w.row for w in writes], TimeoutError("paused"))
+        super().write(writes)
 
 
 class Clock:
@@ -126,3 +181,19 @@ def test_forgetting_what_is_applied_is_safe():
     w.offer(T, (3, 0, 0, 2, 0))
     w.flush()
     assert store.rows[T] == (3, 0, 0, 2, 0)
+
+
+@pytest.mark.parametrize("resume_at", [12.0, 17.0, 20.0, 25.0, 31.0, 45.0])
+def test_paused_cassandra_writes_that_land_on_resume_are_never_doubled(resume_at):
+    clock = Clock()
+    store = PausedStore(clock, resume_at, rows={T: (5, 0, 0, 5, 0)})
+    w = writer(store, clock)
+    w.applied[T] = (5, 0, 0, 5, 0)   # known before the pause
+    w.answered_at = 0.0
+    clock.t = 1.0
+    w.offer(T, (9, 0, 0, 9, 0))
+    w.flush()                        # times out, lands on resume; must be re-read, not resent
+    assert store.rows[T] == (9, 0, 0, 9, 0)
+    w.offer(T, (10, 0, 0, 10, 0))
+    w.flush()
+    assert store.rows[T] == (10, 0, 0, 10, 0)

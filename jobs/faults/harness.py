@@ -1,0 +1,448 @@
+"""The fault-injection harness: runs the counting job on the local standalone Flink cluster,
+feeds it a seeded workload at a steady rate, injects faults into the real processes, and
+checks the counter tables and the dead-letter topic against the workload's ground truth.
+
+A run (one scenario, one seed):
+
+1. fresh topics and keyspace; the workload (``jobs.counters.workload``) and its oracle;
+2. the job submitted with ``flink run`` at parallelism 2; a producer thread sends the
+   workload at a fixed rate; a monitor thread samples the counted events in Cassandra every
+   0.5 s (for recovery times) and Flink's restart count every 2 s;
+3. the scenario injects its faults (``jobs.faults.scenarios``) while events flow;
+4. once everything is produced, wait until every counter row equals the oracle (or time
+   out), then read the dead-letter topic (read_committed) and compare it with the invalid
+   messages sent.
+
+Faults act on processes by PID (``local_stack``): SIGKILL, SIGSTOP/SIGCONT, and restarts the
+way a supervisor would. Nothing of the job is mocked or told about the faults.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+import urllib.error
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jobs.counters import verify
+from jobs.counters.provision import provision
+from jobs.counters.settings import Settings
+from jobs.counters.workload import MAX_MESSAGE_BYTES, Workload, generate, produce
+from jobs.faults.report import Fault, RunResult, recovery_times
+from local_stack import stack
+from local_stack.flink import (
+    FlinkService,
+    cancel,
+    job_id_of,
+    latest_checkpoint,
+    rest_get,
+    stop_with_savepoint,
+    submit,
+)
+from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.process import StackError
+
+log = logging.getLogger(__name__)
+
+JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
+PARALLELISM = 2
+
+
+class HarnessError(RuntimeError):
+    """The harness could not drive the run (not a verdict on the job)."""
+
+
+@dataclass
+class Monitor:
+    """Samples what the job has counted, from outside: the sum of ``room_totals.events``
+    (every 0.5 s) and Flink's ``numRestarts`` of the current job (every 2 s)."""
+
+    hosts: list[str]
+    keyspace: str
+    job_ids: Callable[[], list[str]]
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
+
+    def start(self) -> Monitor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from connectors.cassandra_sink import connect_cluster
+
+        cluster = connect_cluster(self.hosts, connect_timeout=3)
+        session = None
+        query = f"SELECT events FROM {self.keyspace}.room_totals"
+        last_rest = 0.0
+        try:
+            while not self._stop.is_set():
+                t = time.monotonic()
+                try:
+                    session = session or cluster.connect()
+                    total = sum(r.events or 0 for r in session.execute(query, timeout=2))
+                    self.samples.append((t, total))
+                except Exception as exc:  # Cassandra paused or down: a gap in the samples
+                    log.debug("monitor: %s", exc)
+                if t - last_rest >= 2:
+                    last_rest = t
+                    self._poll_restarts()
+                self._stop.wait(max(0.0, 0.5 - (time.monotonic() - t)))
+        finally:
+            cluster.shutdown()
+
+    def _poll_restarts(self) -> None:
+        ids = self.job_ids()
+        if not ids:
+            return
+        try:
+            got = rest_get(f"/jobs/{ids[-1]}/metrics?get=numRestarts", timeout=2)
+            for m in got:
+                self.restarts[ids[-1]] = max(self.restarts.get(ids[-1], 0), int(m["value"]))
+        except Exception as exc:  # the JobManager is down or restarting
+            log.debug("monitor: restarts: %s", exc)
+
+    def counted(self) -> int:
+        return self.samples[-1][1] if self.samples else 0
+
+    def moving_after(self, t0: float) -> bool:
+        """Did the count grow after ``t0`` (above the last sample taken before it)?"""
+        before = [v for t, v in self.samples if t < t0]
+        base = before[-1] if before else None
+        after = [v for t, v in self.samples if t >= t0]
+        if base is None:
+            return len(after) >= 2 and after[-1] > after[0]
+        return bool(after) and after[-1] > base
+
+    def wait_moving(self, after: float, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.moving_after(after):
+                return True
+            time.sleep(0.25)
+        return False
+
+
+class Run:
+    """One scenario run: its names, workload, job, monitor, and the faults it injects."""
+
+    def __init__(self, harness: Harness, scenario: str, seed: int, wl: Workload,
+                 settings: Settings, rate: float) -> None:
+        self.h, self.scenario, self.seed = harness, scenario, seed
+        self.wl, self.s, self.rate = wl, settings, rate
+        self.rnd = random.Random(seed * 7919 + 13)
+        self.job_ids: list[str] = []
+        self.parallelism = PARALLELISM
+        self.faults: list[Fault] = []
+        self.resubmissions = 0
+        self.monitor = Monitor(list(settings.cassandra_hosts), settings.keyspace,
+                               lambda: self.job_ids)
+        self.sent = 0
+        self.produce_error: BaseException | None = None
+        self.t0 = time.monotonic()
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def say(self, msg: str) -> None:
+        self.h.progress(f"[{self.scenario} seed {self.seed} {time.monotonic() - self.t0:5.0f}s] "
+                        f"{msg}")
+
+    def status(self) -> str:
+        return (f"produced {self.sent:,}/{len(self.wl.messages):,}, counted "
+                f"{self.monitor.counted():,}/{self.wl.counted:,}")
+
+    # --- the job ---------------------------------------------------------------------------
+
+    def job_args(self) -> list[str]:
+        s = self.s
+        return ["--bootstrap", s.bootstrap, "--cassandra-hosts", ",".join(s.cassandra_hosts),
+                "--likes-topic", s.likes_topic, "--gifts-topic", s.gifts_topic,
+                "--dlq-topic", s.dlq_topic, "--group-id", s.group_id, "--keyspace", s.keyspace]
+
+    def submit(self, restore_from: str | None = None) -> str:
+        res = submit(JOB_FILE, self.job_args(), detached=True, parallelism=self.parallelism,
+                     restore_from=restore_from, timeout=300, paths=self.h.paths)
+        job_id = job_id_of(res.stdout)
+        self.job_ids.append(job_id)
+        self.say(f"job {job_id} submitted at parallelism {self.parallelism}"
+                 + (f" from {restore_from}" if restore_from else ""))
+        return job_id
+
+    @property
+    def job_id(self) -> str:
+        return self.job_ids[-1]
+
+    def job_state(self) -> str:
+        try:
+            return rest_get(f"/jobs/{self.job_id}", timeout=3)["state"]
+        except (OSError, urllib.error.URLError):
+            return "UNKNOWN"
+
+    def wait_running(self, timeout_s: float = 120) -> None:
+        """Until the job's tasks all run and the counters move."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                job = rest_get(f"/jobs/{self.job_id}", timeout=3)
+                if job["state"] == "RUNNING" and all(v["status"] == "RUNNING"
+                                                     for v in job["vertices"]):
+                    return
+            except (OSError, urllib.error.URLError, KeyError):
+                pass
+            time.sleep(0.5)
+        raise HarnessError(f"job {self.job_id} not running after {timeout_s:.0f}s")
+
+    def latest_checkpoint_time(self) -> float | None:
+        """Wall-clock seconds of the latest completed checkpoint of the current job."""
+        try:
+            cp = rest_get(f"/jobs/{self.job_id}/checkpoints", timeout=3)
+            latest = (cp.get("latest") or {}).get("completed")
+            return latest["latest_ack_timestamp"] / 1000 if latest else None
+        except (OSError, urllib.error.URLError, KeyError):
+            return None
+
+    # --- pacing ----------------------------------------------------------------------------
+
+    def settle_then(self, lo: float, hi: float, timeout_s: float = 180) -> None:
+        """Wait until the counters moved since the last fault healed, then ``lo``..``hi`` s."""
+        since = self.faults[-1].healed_at + 1 if self.faults else 0.0
+        if not self.monitor.wait_moving(since, timeout_s):
+            self.say(f"warning: counters not moving {timeout_s:.0f}s after the last fault")
+        time.sleep(self.rnd.uniform(lo, hi))
+
+    def after_write_before_checkpoint(self, timeout_s: float = 60) -> None:
+        """Wait for a moment when the sink has written rows that no checkpoint covers yet:
+        the counters grew after the latest completed checkpoint."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            cp = self.latest_checkpoint_time()
+            if cp is not None:
+                # the checkpoint's time on the monotonic clock
+                cp_mono = time.monotonic() - (time.time() - cp)
+                if self.monitor.moving_after(cp_mono + 0.5):
+                    return
+            time.sleep(0.2)
+
+    # --- faults ----------------------------------------------------------------------------
+
+    def _record(self, what: str, injected: float) -> Fault:
+        f = Fault(what, injected, time.monotonic())
+        self.faults.append(f)
+        return f
+
+    def kill_taskmanager(self, wait_ready: bool = True) -> None:
+        """kill -9 of the TaskManager (its Python workers lose their JVM), then a new one, as
+        a supervisor would start it."""
+        flink = self.h.flink
+        t = time.monotonic()
+        flink.taskmanager.signal(signal.SIGKILL)
+        self.say(f"kill -9 taskmanager; {self.status()}")
+        _wait_gone(flink.taskmanager)
+        if wait_ready:
+            self.h.up("flink")
+        else:
+            flink.taskmanager.start(*self.h.taskmanager_argv())
+        self._record("kill -9 taskmanager", t)
+
+    def kill_jobmanager(self) -> None:
+        """kill -9 of the JobManager. Without HA the job dies with it; the harness does what
+        an operator would: start a JobManager and resubmit the job from its latest retained
+        checkpoint."""
+        flink = self.h.flink
+        old = self.job_id
+        t = time.monotonic()
+        flink.jobmanager.signal(signal.SIGKILL)
+        self.say(f"kill -9 jobmanager; {self.status()}")
+        _wait_gone(flink.jobmanager)
+        self.h.up("flink")
+        chk = latest_checkpoint(self.h.paths, old)
+        if chk is None:
+            raise HarnessError(f"no retained checkpoint of job {old} to resume from")
+        self.resubmissions += 1
+        self.submit(restore_from=chk)
+        self._record("kill -9 jobmanager", t)
+
+    def kill_kafka(self, hold_s: float) -> None:
+        kafka = self.h.services["kafka"]
+        t = time.monotonic()
+        kafka.processes[0].signal(signal.SIGKILL)
+        self.say(f"kill -9 kafka, down for {hold_s:.0f}s; {self.status()}")
+        _wait_gone(kafka.processes[0])
+        time.sleep(hold_s)
+        self.h.up("kafka")
+        self._record(f"kill -9 kafka ({hold_s:.0f}s down)", t)
+
+    def pause_cassandra(self, hold_s: float) -> None:
+        proc = self.h.services["cassandra"].processes[0]
+        t = time.monotonic()
+        proc.signal(signal.SIGSTOP)
+        self.say(f"SIGSTOP cassandra for {hold_s:.0f}s; {self.status()}")
+        try:
+            time.sleep(hold_s)
+        finally:
+            proc.signal(signal.SIGCONT)
+        self.say("SIGCONT cassandra")
+        self._record(f"SIGSTOP cassandra ({hold_s:.0f}s)", t)
+
+    def kill_cassandra(self) -> None:
+        proc = self.h.services["cassandra"].processes[0]
+        t = time.monotonic()
+        proc.signal(signal.SIGKILL)
+        self.say(f"kill -9 cassandra; {self.status()}")
+        _wait_gone(proc)
+        self.h.up("cassandra")
+        self._record("kill -9 cassandra", t)
+
+    def rescale_via_savepoint(self, parallelism: int) -> None:
+        """Stop the job with a savepoint and start it from there at ``parallelism``."""
+        t = time.monotonic()
+        old_p = self.parallelism
+        path = stop_with_savepoint(self.job_id, self.h.paths.savepoints)
+        self.say(f"stopped with savepoint {path}; {self.status()}")
+        self.parallelism = parallelism
+        self.resubmissions += 1
+        self.submit(restore_from=path)
+        self._record(f"savepoint, parallelism {old_p} -> {parallelism}", t)
+
+
+def _wait_gone(proc, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while proc.is_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class Harness:
+    """Drives runs against the local stack (which it starts if needed)."""
+
+    def __init__(self, paths: StackPaths | None = None,
+                 progress: Callable[[str], None] = print) -> None:
+        self.paths = paths or StackPaths.from_env()
+        self.progress = progress
+        self.services = stack.services(self.paths)
+        self.flink: FlinkService = self.services["flink"]  # type: ignore[assignment]
+        self.bootstrap = "127.0.0.1:9092"
+        self.hosts = ["127.0.0.1"]
+
+    def up(self, *names: str) -> None:
+        stack.up(list(names) or list(stack.ALL), self.paths,
+                 progress=lambda m: log.info("stack: %s", m))
+
+    def taskmanager_argv(self) -> tuple:
+        """(argv, env) the stack starts a TaskManager with."""
+        from local_stack.flink import dynamic_properties, flink_env, flink_home
+
+        return (["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
+                 *dynamic_properties(self.paths)], flink_env(self.paths))
+
+    def run(self, scenario: str, seed: int, events: int, produce_s: float,
+            inject: Callable[[Run], None], rooms: int = 2_000,
+            exact_timeout_s: float = 600, max_restarts: int | None = None,
+            **workload) -> RunResult:
+        """One run of ``inject`` (the scenario's faults) over ``events`` messages produced
+        over about ``produce_s`` seconds."""
+        suffix = uuid.uuid4().hex[:8]
+        s = Settings.parse([
+            "--bootstrap", self.bootstrap, "--cassandra-hosts", ",".join(self.hosts),
+            "--likes-topic", f"faults.likes.{suffix}", "--gifts-topic", f"faults.gifts.{suffix}",
+            "--dlq-topic", f"faults.dlq.{suffix}", "--group-id", f"faults-{suffix}",
+            "--keyspace", f"faults_{suffix}"])
+        provision(s, topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
+        wl = generate(seed, events, rooms, int(time.time() * 1000), **workload)
+        run = Run(self, scenario, seed, wl, s, rate=len(wl.messages) / produce_s)
+        result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
+                           wl.invalid, max_restarts=max_restarts)
+        run.say(f"{len(wl.messages):,} messages ({wl.counted:,} to count, {wl.duplicates:,} "
+                f"duplicates, {wl.invalid:,} invalid) at {run.rate:,.0f}/s; keyspace "
+                f"{s.keyspace}")
+        producer = threading.Thread(target=self._produce, args=(run,), name="producer",
+                                    daemon=True)
+        try:
+            run.submit()
+            run.wait_running()
+            run.monitor.start()
+            started = time.monotonic()
+            producer.start()
+            if not run.monitor.wait_moving(started, 120):
+                raise HarnessError("the counters did not move within 120 s of the start")
+            inject(run)
+            while producer.is_alive():
+                producer.join(timeout=10)
+                run.say(run.status())
+            if run.produce_error is not None:
+                raise HarnessError(f"producing failed: {run.produce_error!r}")
+            run.say("all produced; waiting until the tables are exact")
+            report = verify.wait_until_exact(list(s.cassandra_hosts), s.keyspace, wl.expected,
+                                             exact_timeout_s,
+                                             alive=lambda: run.job_state() != "FAILED")
+            result.seconds = time.monotonic() - started
+            result.rooms_checked, result.rows_checked = report.rooms_checked, report.rows_checked
+            result.rooms_wrong, result.rows_wrong = report.rooms_wrong, len(report.rows_wrong)
+            result.events_lost = report.events_lost
+            result.events_double_counted = report.events_double_counted
+            result.wrong_rows = report.rows_wrong[:50]
+            want = verify.digests(wl.expected.dead_letters)
+            got = verify.dead_letter_digests(s.bootstrap, s.dlq_topic, expected=len(want))
+            result.dlq_letters = len(got)
+            result.dlq_missing = sum((Counter(want) - Counter(got)).values())
+            result.dlq_extra = sum((Counter(got) - Counter(want)).values())
+            time.sleep(2.5)  # one more poll of the restart count
+        except (HarnessError, StackError) as exc:
+            result.error = str(exc)
+            run.say(f"error: {exc}")
+        finally:
+            run.monitor.stop()
+            for job_id in run.job_ids:
+                try:
+                    cancel(job_id)
+                except Exception:  # already gone (a JobManager kill, a savepoint stop)
+                    pass
+        result.faults = run.faults
+        for f, rec in zip(run.faults, recovery_times(run.faults, run.monitor.samples),
+                          strict=True):
+            f.recovery_s = rec
+        result.restarts = sum(run.monitor.restarts.values())
+        result.resubmissions = run.resubmissions
+        run.say(result.summary())
+        if result.exact:
+            self._drop(s)
+        return result
+
+    def _produce(self, run: Run) -> None:
+        def progress(sent: int) -> None:
+            run.sent = sent
+
+        try:
+            produce(run.wl, run.s.bootstrap, run.s.likes_topic, run.s.gifts_topic,
+                    rate=run.rate, progress=progress)
+        except BaseException as exc:  # reported by the run
+            run.produce_error = exc
+
+    def _drop(self, s: Settings) -> None:
+        """A passing run's keyspace and topics go; a failing run's stay for inspection."""
+        from kafka.admin import KafkaAdminClient
+
+        from local_stack.cassandra import connect
+
+        try:
+            with connect(list(s.cassandra_hosts)) as session:
+                session.execute(f"DROP KEYSPACE IF EXISTS {s.keyspace}", timeout=60)
+            admin = KafkaAdminClient(bootstrap_servers=s.bootstrap)
+            try:
+                admin.delete_topics([s.likes_topic, s.gifts_topic, s.dlq_topic])
+            finally:
+                admin.close()
+        except Exception as exc:  # cleanup only
+            log.warning("cleanup of %s: %s", s.keyspace, exc)

@@ -1,0 +1,137 @@
+"""What a fault run measured, and how it is judged and printed. Pure: no I/O."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Fault:
+    """One injected fault: when it was injected and when the harness healed it (the process
+    restarted or resumed, the job resubmitted); both on the monotonic clock."""
+
+    what: str
+    injected_at: float
+    healed_at: float
+    recovery_s: float | None = None  # fault to counters moving again; None: never seen moving
+
+
+def recovery_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]],
+                   grace_s: float = 1.0) -> list[float | None]:
+    """For each fault, the seconds from its injection to the counters moving again.
+
+    ``samples`` are (time, counted events in Cassandra) in time order. Moving again means the
+    first sample taken ``grace_s`` or more after the heal that is higher than the last sample
+    before that moment (writes already in flight at the fault may land just after it: they
+    do not count as recovery).
+    """
+    out: list[float | None] = []
+    for f in faults:
+        start = f.healed_at + grace_s
+        base = None
+        found = None
+        for t, v in samples:
+            if t < start:
+                base = v
+                continue
+            if base is None:
+                base = v
+                continue
+            if v > base:
+                found = t - f.injected_at
+                break
+        out.append(found)
+    return out
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    seed: int
+    messages: int            # produced
+    counted_sent: int        # valid first-seen events among them
+    duplicates_sent: int
+    invalid_sent: int
+    faults: list[Fault] = field(default_factory=list)
+    rooms_checked: int = 0
+    rows_checked: int = 0
+    rooms_wrong: int = 0
+    rows_wrong: int = 0
+    events_lost: int = 0
+    events_double_counted: int = 0
+    dlq_letters: int = 0
+    dlq_missing: int = 0
+    dlq_extra: int = 0
+    restarts: int = 0        # Flink's failover restarts, over every submission of the job
+    resubmissions: int = 0   # the harness started the job again (JobManager lost, savepoint)
+    seconds: float = 0.0     # from the first message produced to exact
+    wrong_rows: list[str] = field(default_factory=list)
+    error: str | None = None  # the run could not finish (the harness's own failure)
+    max_restarts: int | None = None  # more restarts fail the run (poison must not loop)
+
+    @property
+    def exact(self) -> bool:
+        return (self.error is None and self.rows_wrong == 0 and self.events_lost == 0
+                and self.events_double_counted == 0 and self.dlq_missing == 0
+                and self.dlq_extra == 0 and self.dlq_letters == self.invalid_sent
+                and (self.max_restarts is None or self.restarts <= self.max_restarts))
+
+    def recoveries(self) -> list[float]:
+        return [f.recovery_s for f in self.faults if f.recovery_s is not None]
+
+    def recovery_median(self) -> float | None:
+        r = self.recoveries()
+        return statistics.median(r) if r else None
+
+    def recovery_max(self) -> float | None:
+        r = self.recoveries()
+        return max(r) if r else None
+
+    def summary(self) -> str:
+        med, mx = self.recovery_median(), self.recovery_max()
+        rec = f"recovery median {med:.1f}s max {mx:.1f}s" if med is not None else "recovery -"
+        return (f"{self.scenario} seed {self.seed}: {'EXACT' if self.exact else 'WRONG'}; "
+                f"{self.messages} messages ({self.counted_sent} counted, "
+                f"{self.duplicates_sent} duplicates, {self.invalid_sent} invalid), "
+                f"{len(self.faults)} faults; rooms {self.rooms_checked} checked, "
+                f"{self.rooms_wrong} wrong; lost {self.events_lost}, double-counted "
+                f"{self.events_double_counted}; DLQ {self.dlq_letters}/{self.invalid_sent}; "
+                f"restarts {self.restarts}, resubmissions {self.resubmissions}; {rec}; "
+                f"{self.seconds:.0f}s" + (f"; ERROR {self.error}" if self.error else ""))
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["exact"] = self.exact
+        return d
+
+
+def _s(x: float | None) -> str:
+    return f"{x:.1f}" if x is not None else "-"
+
+
+HEADER = ("| scenario | seed | events produced | duplicates sent | invalid sent | faults "
+          "| rooms checked | rooms wrong | events lost | double-counted | DLQ / invalid "
+          "| restarts (+ resubmits) | recovery median / max (s) | run (s) | exact |")
+
+
+def markdown_table(results: Sequence[RunResult]) -> str:
+    lines = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|"]
+    for r in results:
+        lines.append(
+            f"| {r.scenario} | {r.seed} | {r.messages:,} | {r.duplicates_sent:,} "
+            f"| {r.invalid_sent:,} | {len(r.faults)} | {r.rooms_checked:,} | {r.rooms_wrong} "
+            f"| {r.events_lost} | {r.events_double_counted} "
+            f"| {r.dlq_letters:,} / {r.invalid_sent:,} | {r.restarts} (+{r.resubmissions}) "
+            f"| {_s(r.recovery_median())} / {_s(r.recovery_max())} | {r.seconds:.0f} "
+            f"| {'yes' if r.exact else '**NO**'} |")
+    return "\n".join(lines)
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    """``text`` with what lies between the ``begin`` and ``end`` marker lines replaced."""
+    i, j = text.find(begin), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f"markers {begin!r} .. {end!r} not found")
+    return text[: i + len(begin)] + "\n" + body.rstrip("\n") + "\n" + text[j:]

@@ -1,0 +1,125 @@
+"""The fault scenarios: what each injects, into which process, and when.
+
+Every scenario runs the same job on the same kind of workload and must end exact: no event
+lost, none counted twice, and the dead-letter topic holding exactly the invalid messages.
+``Size`` scales a scenario: the full harness and the CI-sized test differ only in it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jobs.faults.harness import Run
+
+
+@dataclass(frozen=True)
+class Size:
+    events: int = 200_000
+    tm_kills: int = 10          # scenario 1, besides the burst of 3
+    jm_kills: int = 2           # scenario 2
+    kafka_down_s: tuple[float, float] = (30, 60)
+    cassandra_pause_s: tuple[float, float] = (15, 25)   # > the driver's 10 s request timeout
+    produce_s: dict[str, float] = field(default_factory=lambda: {
+        "1-taskmanager": 330, "2-jobmanager": 150})
+    default_produce_s: float = 100
+
+
+FULL = Size()
+CI = Size(events=30_000, tm_kills=2, jm_kills=1, kafka_down_s=(30, 30),
+          cassandra_pause_s=(15, 15), produce_s={"1-taskmanager": 110, "2-jobmanager": 70},
+          default_produce_s=60)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    inject: Callable[[Run, Size], None]
+    workload: dict = field(default_factory=dict)
+    max_restarts: int | None = None  # more restarts than this fail the run (a restart loop)
+
+
+def taskmanager_kills(run: Run, size: Size) -> None:
+    """kill -9 of the TaskManager at random moments, half of them right after the sink wrote
+    rows that no completed checkpoint covers yet; then a burst of 3 kills within 10 s."""
+    for i in range(size.tm_kills):
+        run.settle_then(1, 6)
+        if i % 2 == 0:
+            run.after_write_before_checkpoint()
+        run.kill_taskmanager()
+    run.settle_then(1, 3)
+    run.kill_taskmanager(wait_ready=False)
+    for _ in range(2):
+        time.sleep(3.5)
+        run.kill_taskmanager(wait_ready=False)
+    run.h.up("flink")
+
+
+def jobmanager_kills(run: Run, size: Size) -> None:
+    """kill -9 of the JobManager; the job is resubmitted from its latest retained checkpoint."""
+    for _ in range(size.jm_kills):
+        run.settle_then(3, 8)
+        # a retained checkpoint must exist: the first completes 10 s after the start
+        deadline = time.monotonic() + 60
+        while run.latest_checkpoint_time() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        run.kill_jobmanager()
+
+
+def kafka_outage(run: Run, size: Size) -> None:
+    run.settle_then(3, 8)
+    run.kill_kafka(run.rnd.uniform(*size.kafka_down_s))
+
+
+def cassandra_faults(run: Run, size: Size) -> None:
+    """Cassandra paused longer than the write timeouts while the sink writes (writes of
+    unknown outcome that land on resume), then killed and restarted."""
+    run.settle_then(2, 5)
+    run.pause_cassandra(run.rnd.uniform(*size.cassandra_pause_s))
+    run.settle_then(3, 8)
+    run.kill_cassandra()
+
+
+def savepoint_rescale(run: Run, size: Size) -> None:
+    run.settle_then(3, 8)
+    run.rescale_via_savepoint(1)
+    run.settle_then(3, 8)
+    run.rescale_via_savepoint(2)
+
+
+def no_faults(run: Run, size: Size) -> None:
+    """The input is the fault: the job must count through it without a restart."""
+
+
+def clock_behind(run: Run, size: Size) -> None:
+    """Half the events from a producer whose clock is an hour behind; one TaskManager kill
+    so that late events are also replayed."""
+    run.settle_then(5, 10)
+    run.kill_taskmanager()
+
+
+SCENARIOS = {s.key: s for s in [
+    Scenario("1-taskmanager", "kill -9 of the TaskManager, 10+ times, and a burst of 3 in 10 s",
+             taskmanager_kills),
+    Scenario("2-jobmanager", "kill -9 of the JobManager; resume from the latest checkpoint",
+             jobmanager_kills),
+    Scenario("3-kafka", "kill -9 of the Kafka broker, down 30-60 s", kafka_outage),
+    Scenario("4-cassandra", "Cassandra SIGSTOP past the write timeouts, then kill -9",
+             cassandra_faults),
+    Scenario("5-savepoint", "stop with savepoint, restart at parallelism 1, then 2",
+             savepoint_rescale),
+    Scenario("6-poison", "poison input: corrupt, unknown, absurd, >1 MB, repeated",
+             no_faults, {"poison": True}, max_restarts=0),
+    Scenario("7-clock", "a producer with its clock 1 hour behind (half the events)",
+             clock_behind, {"skew_share": 0.5}),
+]}
+
+
+def run_scenario(run_fn, key: str, seed: int, size: Size):
+    """``Harness.run`` of scenario ``key`` at ``size``."""
+    sc = SCENARIOS[key]
+    return run_fn(key, seed, size.events, size.produce_s.get(key, size.default_produce_s),
+                  lambda run: sc.inject(run, size), max_restarts=sc.max_restarts,
+                  **sc.workload)
