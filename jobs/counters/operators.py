@@ -188,6 +188,28 @@ def _off_bundle_end(callback) -> None:
         _BUNDLE_END.remove(callback)
 
 
+class _ForgetOnHostChange:
+    """A cassandra-driver host listener: a node that went down or came back may have lost
+    acknowledged writes, so the sink reads its rows again (``ConvergingWriter.forget``)."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def on_down(self, host) -> None:
+        log.warning("sink: Cassandra node %s down: re-reading rows before writing", host)
+        self.writer.forget()
+
+    def on_up(self, host) -> None:
+        log.warning("sink: Cassandra node %s up: re-reading rows before writing", host)
+        self.writer.forget()
+
+    def on_add(self, host) -> None:
+        pass
+
+    def on_remove(self, host) -> None:
+        self.writer.forget()
+
+
 class CounterSink(KeyedProcessFunction):
     """Brings each counter row in Cassandra to its truth, exactly once.
 
@@ -220,6 +242,7 @@ class CounterSink(KeyedProcessFunction):
         self.m_late = m.counter("late_events")
         self.m_latency = m.distribution("sink_flush_ms")
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written)
+        self.cluster.register_listener(_ForgetOnHostChange(self.writer))
         self.late_seen: dict[int, int] = {}
         self._reported = self.writer.stats.__class__()
         # the thread running this operator's current bundle: other operations of the worker

@@ -15,6 +15,10 @@ class adds the order of operations:
   failure): a write still in flight (of this attempt or the one before a restart) has then
   landed or died. Waiting from the doubt alone is not enough: a paused Cassandra holds the
   timed-out writes and a later read in its queue, and may answer the read first on resume.
+- When a Cassandra node goes down or comes back up, every row this writer knows is read
+  again and brought back to its truth at the next flush: a node that crashed may have lost
+  writes it acknowledged (a commit log synced periodically). Rows forgotten earlier (the
+  cache is bounded) are not covered; the local stack's Cassandra syncs before acknowledging.
 - A read or write that fails is retried with backoff: the flush blocks (backpressure), it
   never drops a row.
 """
@@ -57,7 +61,13 @@ class ConvergingWriter:
         self.applied: dict[RowKey, Values] = {}
         self.doubt_at = clock()                # the start: an earlier attempt's writes
         self.answered_at: float | None = None  # first answer to a request sent after it
+        self._forget = False
         self.stats = SinkStats()
+
+    def forget(self) -> None:
+        """Cassandra may have lost what it acknowledged (a node went down and came back):
+        read every row again before writing it. Safe to call from any thread."""
+        self._forget = True
 
     def offer(self, row: RowKey, truth: Values) -> None:
         self.pending[row] = truth
@@ -81,6 +91,12 @@ class ConvergingWriter:
     def _round(self) -> None:
         from connectors.cassandra_sink import AmbiguousWrite
 
+        if self._forget:  # write every row known again (a row may get no new truth)
+            self._forget = False
+            for row, values in self.applied.items():
+                self.pending.setdefault(row, values)
+            self.applied.clear()
+            self._doubt()
         unknown = [r for r in self.pending if r not in self.applied]
         if unknown:
             self._settle()

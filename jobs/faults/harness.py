@@ -68,6 +68,7 @@ class Monitor:
     job_ids: Callable[[], list[str]]
     samples: list[tuple[float, int]] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
+    errors: Counter = field(default_factory=Counter)  # failed samples, by exception type
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -84,25 +85,31 @@ class Monitor:
     def _run(self) -> None:
         from connectors.cassandra_sink import connect_cluster
 
-        cluster = connect_cluster(self.hosts, connect_timeout=3)
-        session = None
+        cluster = session = None
         query = f"SELECT events FROM {self.keyspace}.room_totals"
         last_rest = 0.0
         try:
             while not self._stop.is_set():
                 t = time.monotonic()
                 try:
-                    session = session or cluster.connect()
-                    total = sum(r.events or 0 for r in session.execute(query, timeout=2))
+                    if session is None:  # (again) after Cassandra was down
+                        if cluster is not None:
+                            cluster.shutdown()
+                        cluster = connect_cluster(self.hosts, connect_timeout=2)
+                        session = cluster.connect()
+                    total = sum(r.events or 0 for r in session.execute(query, timeout=5))
                     self.samples.append((t, total))
                 except Exception as exc:  # Cassandra paused or down: a gap in the samples
+                    # (a session reconnects by itself; a failed connect shut its cluster down)
+                    self.errors[type(exc).__name__] += 1
                     log.debug("monitor: %s", exc)
                 if t - last_rest >= 2:
                     last_rest = t
                     self._poll_restarts()
                 self._stop.wait(max(0.0, 0.5 - (time.monotonic() - t)))
         finally:
-            cluster.shutdown()
+            if cluster is not None:
+                cluster.shutdown()
 
     def _poll_restarts(self) -> None:
         ids = self.job_ids()
@@ -267,7 +274,8 @@ class Run:
         flink.jobmanager.signal(signal.SIGKILL)
         self.say(f"kill -9 jobmanager; {self.status()}")
         _wait_gone(flink.jobmanager)
-        self.h.up("flink")
+        flink.start()  # the JobManager; resubmit as soon as it answers (the job waits for slots)
+        _wait_rest()
         chk = latest_checkpoint(self.h.paths, old)
         if chk is None:
             raise HarnessError(f"no retained checkpoint of job {old} to resume from")
@@ -316,6 +324,17 @@ class Run:
         self.resubmissions += 1
         self.submit(restore_from=path)
         self._record(f"savepoint, parallelism {old_p} -> {parallelism}", t)
+
+
+def _wait_rest(timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            rest_get("/overview", timeout=2)
+            return
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.5)
+    raise HarnessError(f"the JobManager's REST API did not answer within {timeout_s:.0f}s")
 
 
 def _wait_gone(proc, timeout_s: float = 30) -> None:
@@ -414,6 +433,8 @@ class Harness:
                           strict=True):
             f.recovery_s = rec
         result.restarts = sum(run.monitor.restarts.values())
+        result.monitor_samples = len(run.monitor.samples)
+        result.monitor_errors = dict(run.monitor.errors)
         result.resubmissions = run.resubmissions
         run.say(result.summary())
         if result.exact:

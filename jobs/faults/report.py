@@ -68,6 +68,8 @@ class RunResult:
     resubmissions: int = 0   # the harness started the job again (JobManager lost, savepoint)
     seconds: float = 0.0     # from the first message produced to exact
     wrong_rows: list[str] = field(default_factory=list)
+    monitor_samples: int = 0  # samples of the recovery clock, and those that failed
+    monitor_errors: dict[str, int] = field(default_factory=dict)
     error: str | None = None  # the run could not finish (the harness's own failure)
     max_restarts: int | None = None  # more restarts fail the run (poison must not loop)
 

@@ -197,3 +197,17 @@ def test_paused_cassandra_writes_that_land_on_resume_are_never_doubled(resume_at
     w.offer(T, (10, 0, 0, 10, 0))
     w.flush()
     assert store.rows[T] == (10, 0, 0, 10, 0)
+
+
+def test_writes_lost_by_a_crashed_node_are_written_again_after_forget():
+    store, clock = FakeStore(), Clock()
+    w = writer(store, clock)
+    w.offer(T, (5, 0, 0, 5, 0))
+    w.flush()
+    w.offer(T, (9, 0, 0, 9, 0))
+    w.flush()
+    store.rows[T] = (5, 0, 0, 5, 0)  # the node restarted and lost the acknowledged +4
+    w.forget()                       # the driver saw it go down / come up
+    w.offer(G, (1, 100))             # T gets no new truth: it is written again anyway
+    w.flush()
+    assert store.rows == {T: (9, 0, 0, 9, 0), G: (1, 100)}
