@@ -25,6 +25,7 @@ from local_stack import stack
 from local_stack.paths import REPO_ROOT
 
 BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
+PARTIAL = REPO_ROOT / ".stack" / "faults" / "last.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         for key in keys:
             for seed in a.seeds:
                 results.append(run_scenario(h.run, key, seed, size))
+                if a.write:  # every figure so far, in case the rest is interrupted
+                    PARTIAL.parent.mkdir(parents=True, exist_ok=True)
+                    PARTIAL.write_text(json.dumps([r.to_json() for r in results], indent=1))
     finally:
         if started and not a.keep_stack:
             stack.down(started, h.paths, progress=lambda m: None)
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(results, table: str, argv: list[str], took: float) -> None:
-    out = REPO_ROOT / ".stack" / "faults" / "last.json"
+    out = PARTIAL
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([r.to_json() for r in results], indent=1))
     doc = REPO_ROOT / "RELIABILITY.md"

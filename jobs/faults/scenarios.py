@@ -22,8 +22,8 @@ class Size:
     kafka_down_s: tuple[float, float] = (30, 60)
     cassandra_pause_s: tuple[float, float] = (15, 25)   # > the driver's 10 s request timeout
     produce_s: dict[str, float] = field(default_factory=lambda: {
-        "1-taskmanager": 330, "2-jobmanager": 150})
-    default_produce_s: float = 100
+        "1-taskmanager": 300, "2-jobmanager": 130})
+    default_produce_s: float = 80
 
 
 FULL = Size()
