@@ -210,7 +210,13 @@ class Run:
             except (OSError, urllib.error.URLError, KeyError):
                 pass
             time.sleep(0.5)
-        raise HarnessError(f"job {self.job_id} not running after {timeout_s:.0f}s")
+        try:
+            ov = rest_get("/overview", timeout=3)
+            why = (f"; state {self.job_state()}, {ov['jobs-running']} jobs running, "
+                   f"{ov['slots-available']}/{ov['slots-total']} slots free")
+        except (OSError, urllib.error.URLError, KeyError):
+            why = ""
+        raise HarnessError(f"job {self.job_id} not running after {timeout_s:.0f}s{why}")
 
     def latest_checkpoint_time(self) -> float | None:
         """Wall-clock seconds of the latest completed checkpoint of the current job."""
@@ -245,8 +251,10 @@ class Run:
 
     # --- faults ----------------------------------------------------------------------------
 
-    def _record(self, what: str, injected: float) -> Fault:
-        f = Fault(what, injected, time.monotonic())
+    def _record(self, what: str, injected: float, healed: float | None = None) -> Fault:
+        """A fault, healed at ``healed`` (when the harness restarted or resumed what it broke;
+        not when its own readiness check passed, which may be later than the job's recovery)."""
+        f = Fault(what, injected, healed if healed is not None else time.monotonic())
         self.faults.append(f)
         return f
 
@@ -258,11 +266,12 @@ class Run:
         flink.taskmanager.signal(signal.SIGKILL)
         self.say(f"kill -9 taskmanager; {self.status()}")
         _wait_gone(flink.taskmanager)
+        healed = time.monotonic()
         if wait_ready:
             self.h.up("flink")
         else:
             flink.taskmanager.start(*self.h.taskmanager_argv())
-        self._record("kill -9 taskmanager", t)
+        self._record("kill -9 taskmanager", t, healed)
 
     def kill_jobmanager(self) -> None:
         """kill -9 of the JobManager. Without HA the job dies with it; the harness does what
@@ -290,8 +299,9 @@ class Run:
         self.say(f"kill -9 kafka, down for {hold_s:.0f}s; {self.status()}")
         _wait_gone(kafka.processes[0])
         time.sleep(hold_s)
+        healed = time.monotonic()
         self.h.up("kafka")
-        self._record(f"kill -9 kafka ({hold_s:.0f}s down)", t)
+        self._record(f"kill -9 kafka ({hold_s:.0f}s down)", t, healed)
 
     def pause_cassandra(self, hold_s: float) -> None:
         proc = self.h.services["cassandra"].processes[0]
@@ -311,8 +321,9 @@ class Run:
         proc.signal(signal.SIGKILL)
         self.say(f"kill -9 cassandra; {self.status()}")
         _wait_gone(proc)
+        healed = time.monotonic()
         self.h.up("cassandra")
-        self._record("kill -9 cassandra", t)
+        self._record("kill -9 cassandra", t, healed)
 
     def rescale_via_savepoint(self, parallelism: int) -> None:
         """Stop the job with a savepoint and start it from there at ``parallelism``."""
@@ -324,6 +335,15 @@ class Run:
         self.resubmissions += 1
         self.submit(restore_from=path)
         self._record(f"savepoint, parallelism {old_p} -> {parallelism}", t)
+
+
+def thin(samples: list[tuple[float, int]], t0: float, every_s: float) -> list[tuple[float, int]]:
+    """One sample per ``every_s`` seconds, times relative to ``t0``."""
+    out: list[tuple[float, int]] = []
+    for t, v in samples:
+        if not out or t - t0 - out[-1][0] >= every_s:
+            out.append((round(t - t0, 1), v))
+    return out
 
 
 def _wait_rest(timeout_s: float = 120) -> None:
@@ -389,6 +409,11 @@ class Harness:
         producer = threading.Thread(target=self._produce, args=(run,), name="producer",
                                     daemon=True)
         try:
+            busy = [j["jid"] for j in rest_get("/jobs/overview")["jobs"]
+                    if j["state"] not in ("FINISHED", "CANCELED", "FAILED")]
+            if busy:
+                raise HarnessError(f"the Flink cluster is running other jobs ({', '.join(busy)}):"
+                                   " the harness needs its slots; cancel them first")
             run.submit()
             run.wait_running()
             run.monitor.start()
@@ -434,6 +459,10 @@ class Harness:
             f.recovery_s = rec
         result.restarts = sum(run.monitor.restarts.values())
         result.monitor_samples = len(run.monitor.samples)
+        result.progress = thin(run.monitor.samples, run.t0, every_s=2.0)
+        for f in run.faults:
+            f.injected_at = round(f.injected_at - run.t0, 2)
+            f.healed_at = round(f.healed_at - run.t0, 2)
         result.monitor_errors = dict(run.monitor.errors)
         result.resubmissions = run.resubmissions
         run.say(result.summary())

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 @dataclass
 class Fault:
     """One injected fault: when it was injected and when the harness healed it (the process
-    restarted or resumed, the job resubmitted); both on the monotonic clock."""
+    restarted or resumed, the job resubmitted); both on the monotonic clock (seconds since
+    the run's start in the JSON report)."""
 
     what: str
     injected_at: float
@@ -70,6 +71,7 @@ class RunResult:
     wrong_rows: list[str] = field(default_factory=list)
     monitor_samples: int = 0  # samples of the recovery clock, and those that failed
     monitor_errors: dict[str, int] = field(default_factory=dict)
+    progress: list[tuple[float, int]] = field(default_factory=list)  # (s, counted), every 2 s
     error: str | None = None  # the run could not finish (the harness's own failure)
     max_restarts: int | None = None  # more restarts fail the run (poison must not loop)
 
