@@ -51,3 +51,10 @@ def test_table_row_and_markers():
     doc = "# R\n<!-- a -->\nold\n<!-- b -->\ntail\n"
     assert replace_between(doc, "<!-- a -->", "<!-- b -->", "new") == \
         "# R\n<!-- a -->\nnew\n<!-- b -->\ntail\n"
+
+
+def test_thin_keeps_one_sample_per_interval_relative_to_start():
+    from jobs.faults.harness import thin
+
+    samples = [(100.0 + i * 0.5, i) for i in range(10)]
+    assert thin(samples, 100.0, every_s=2.0) == [(0.0, 0), (2.0, 4), (4.0, 8)]
