@@ -111,16 +111,26 @@ class Monitor:
             if cluster is not None:
                 cluster.shutdown()
 
-    def _poll_restarts(self) -> None:
+    def _poll_restarts(self, timeout: float = 2) -> bool:
         ids = self.job_ids()
         if not ids:
-            return
+            return False
         try:
-            got = rest_get(f"/jobs/{ids[-1]}/metrics?get=numRestarts", timeout=2)
+            got = rest_get(f"/jobs/{ids[-1]}/metrics?get=numRestarts", timeout=timeout)
             for m in got:
                 self.restarts[ids[-1]] = max(self.restarts.get(ids[-1], 0), int(m["value"]))
-        except Exception as exc:  # the JobManager is down or restarting
+            return bool(got)
+        except Exception as exc:  # the JobManager is down, restarting or busy
             log.debug("monitor: restarts: %s", exc)
+            return False
+
+    def final_restarts(self, attempts: int = 10) -> None:
+        """Read the current job's restart count until the metric store answers (its first
+        answer after a while is often empty), with a patient timeout."""
+        for _ in range(attempts):
+            if self._poll_restarts(timeout=10):
+                return
+            time.sleep(1)
 
     def counted(self) -> int:
         return self.samples[-1][1] if self.samples else 0
@@ -442,7 +452,7 @@ class Harness:
             result.dlq_letters = len(got)
             result.dlq_missing = sum((Counter(want) - Counter(got)).values())
             result.dlq_extra = sum((Counter(got) - Counter(want)).values())
-            time.sleep(2.5)  # one more poll of the restart count
+            run.monitor.final_restarts()
         except (HarnessError, StackError) as exc:
             result.error = str(exc)
             run.say(f"error: {exc}")
