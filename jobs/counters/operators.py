@@ -146,7 +146,11 @@ def _exit_with_taskmanager() -> None:
         while True:
             time.sleep(0.2)
             if _ppid_of(runner) != taskmanager:
-                log.error("TaskManager (PID %d) is gone: this Python worker exits", taskmanager)
+                # no logging here: Beam's log handler deadlocks once its TaskManager is gone,
+                # and a logging call would wait on its lock forever (the harness found
+                # workers stuck exactly there)
+                os.write(2, f"TaskManager (PID {taskmanager}) is gone: Python worker "
+                            f"{os.getpid()} exits\n".encode())
                 os._exit(70)
 
     t = threading.Thread(target=watch, name="exit-with-taskmanager", daemon=True)
