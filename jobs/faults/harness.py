@@ -157,9 +157,10 @@ class Run:
     """One scenario run: its names, workload, job, monitor, and the faults it injects."""
 
     def __init__(self, harness: Harness, scenario: str, seed: int, wl: Workload,
-                 settings: Settings, rate: float) -> None:
+                 job_args: list[str], rate: float) -> None:
         self.h, self.scenario, self.seed = harness, scenario, seed
-        self.wl, self.s, self.rate = wl, settings, rate
+        self.wl, self.job_args, self.rate = wl, job_args, rate
+        self.s = settings = Settings.parse(job_args)
         self.rnd = random.Random(seed * 7919 + 13)
         self.job_ids: list[str] = []
         self.parallelism = PARALLELISM
@@ -183,14 +184,8 @@ class Run:
 
     # --- the job ---------------------------------------------------------------------------
 
-    def job_args(self) -> list[str]:
-        s = self.s
-        return ["--bootstrap", s.bootstrap, "--cassandra-hosts", ",".join(s.cassandra_hosts),
-                "--likes-topic", s.likes_topic, "--gifts-topic", s.gifts_topic,
-                "--dlq-topic", s.dlq_topic, "--group-id", s.group_id, "--keyspace", s.keyspace]
-
     def submit(self, restore_from: str | None = None) -> str:
-        res = submit(JOB_FILE, self.job_args(), detached=True, parallelism=self.parallelism,
+        res = submit(JOB_FILE, self.job_args, detached=True, parallelism=self.parallelism,
                      restore_from=restore_from, timeout=300, paths=self.h.paths)
         job_id = job_id_of(res.stdout)
         self.job_ids.append(job_id)
@@ -403,14 +398,15 @@ class Harness:
         """One run of ``inject`` (the scenario's faults) over ``events`` messages produced
         over about ``produce_s`` seconds."""
         suffix = uuid.uuid4().hex[:8]
-        s = Settings.parse([
+        job_args = [
             "--bootstrap", self.bootstrap, "--cassandra-hosts", ",".join(self.hosts),
             "--likes-topic", f"faults.likes.{suffix}", "--gifts-topic", f"faults.gifts.{suffix}",
             "--dlq-topic", f"faults.dlq.{suffix}", "--group-id", f"faults-{suffix}",
-            "--keyspace", f"faults_{suffix}"])
+            "--keyspace", f"faults_{suffix}"]
+        s = Settings.parse(job_args)
         provision(s, topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
         wl = generate(seed, events, rooms, int(time.time() * 1000), **workload)
-        run = Run(self, scenario, seed, wl, s, rate=len(wl.messages) / produce_s)
+        run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s)
         result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
                            wl.invalid, max_restarts=max_restarts)
         run.say(f"{len(wl.messages):,} messages ({wl.counted:,} to count, {wl.duplicates:,} "
