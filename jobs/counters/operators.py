@@ -4,6 +4,7 @@ Cassandra sink (keyed by room, per changed counter row). Logic lives in ``logic.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,11 @@ from jobs.counters.settings import Settings
 log = logging.getLogger(__name__)
 
 DLQ_TAG = OutputTag("dlq", Types.STRING())
+
+# the sink's gauges (running totals since the sink started, summed over subtasks in Flink's UI)
+SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
+                "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
+                "sink_rows_read", "sink_failures", "sink_last_round_ms")
 
 EVENT_FIELDS = ["kind", "event_id", "room_id", "gift_id", "likes", "gift_count", "gift_value",
                 "ts"]
@@ -217,10 +223,12 @@ class _ForgetOnHostChange:
 class CounterSink(KeyedProcessFunction):
     """Brings each counter row in Cassandra to its truth, exactly once.
 
-    Keyed by room (one writer per row). No keyed state and no timers: the truths of a bundle
-    are written, in batches of concurrent single-partition counter batches, before the bundle
-    ends (see ``jobs.counters.sink`` for the order of operations, ``logic.py`` for why it is
-    exactly-once).
+    Keyed by room (one writer per row). No keyed state and no timers. Truths are handed to a
+    writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
+    while Python waits for the next bundle, and a row that changes again while a write round
+    runs is written once with its newest truth. Every truth received is written before the
+    bundle ends (see ``jobs.counters.sink`` for the order of operations, ``logic.py`` for why
+    it is exactly-once).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -228,43 +236,41 @@ class CounterSink(KeyedProcessFunction):
 
     def open(self, ctx: RuntimeContext) -> None:
         from connectors.cassandra_sink import CounterStore, connect_cluster
-        from jobs.counters.sink import ConvergingWriter
+        from jobs.counters.sink import BackgroundWriter, ConvergingWriter
 
         _exit_with_taskmanager()
         self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
         store = CounterStore(self.cluster.connect(), self.s.keyspace)
         m = ctx.get_metrics_group()
-        self.m_rows_written = m.counter("sink_rows_written")
-        self.m_window_results = m.counter("window_results")
-        self.m_writes = m.counter("sink_writes")
-        self.m_ambiguous = m.counter("sink_ambiguous_rows")
-        self.m_behind = m.counter("sink_rows_waiting_for_replay")
-        self.m_reads = m.counter("sink_rows_read")
-        self.m_failures = m.counter("sink_failures")
-        self.m_duplicates = m.counter("duplicates_dropped")
-        self.m_counted = m.counter("events_counted")
         self.m_late = m.counter("late_events")
-        self.m_latency = m.distribution("sink_flush_ms")
+        # What the writer thread did, as gauges of running totals since this sink started:
+        # PyFlink reads gauges at the end of each bundle, on the bundle's thread (a counter
+        # incremented on another thread is lost, and one incremented at the end of a bundle
+        # was seen to be lost too when bundles end on different threads).
+        self.totals = dict.fromkeys(SINK_METRICS, 0)
+        for name in SINK_METRICS:
+            m.gauge(name, functools.partial(self.totals.__getitem__, name))
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
+        self.background = BackgroundWriter(self.writer, on_round=self._round_done)
         self.late_seen: dict[int, int] = {}
-        self._reported = self.writer.stats.__class__()
         # the thread running this operator's current bundle: other operations of the worker
-        # end their bundles on other threads, and must not flush (or race) this sink
+        # end their bundles on other threads, and must not drain (or race) this sink
         self._bundle_thread: int | None = None
-        self._lock = threading.Lock()
         _on_bundle_end(self._bundle_end)
 
     def close(self) -> None:
-        # No flush here: truths not yet written belong to input after the last checkpoint,
-        # which a restart replays; and a flush could block a cancel while Cassandra is down.
+        # No drain here: truths not yet written belong to input after the last checkpoint,
+        # which a restart replays; and a drain could block a cancel while Cassandra is down.
         _off_bundle_end(self._bundle_end)
+        if getattr(self, "background", None) is not None:
+            self.background.stop()
         if getattr(self, "cluster", None) is not None:
             self.cluster.shutdown()
 
     def _bundle_end(self) -> None:
         if threading.get_ident() == self._bundle_thread:
-            self._flush()
+            self.background.drain()
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
@@ -276,32 +282,21 @@ class CounterSink(KeyedProcessFunction):
                     late = row["late_events"]
                     self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
                     self.late_seen[key[1]] = late
-                with self._lock:
-                    self.writer.offer(key, truth)
+                self.background.offer(key, truth)
         return ()  # the sink emits nothing downstream
 
     def _written(self, w) -> None:
+        """After each confirmed row write (on the writer thread)."""
         if w.row[0] == WINDOWS:
-            self.m_window_results.inc()
+            self.totals["window_results"] += 1
         elif w.row[0] == TOTALS:
-            self.m_counted.inc(w.increment[3])
-            self.m_duplicates.inc(w.increment[4])
+            self.totals["events_counted"] += w.increment[3]
+            self.totals["duplicates_dropped"] += w.increment[4]
 
-    def _flush(self) -> None:
-        with self._lock:
-            self._flush_locked()
-
-    def _flush_locked(self) -> None:
-        if not self.writer.pending:
-            return
-        t0 = time.monotonic()
-        self.writer.flush()
-        self.m_latency.update(int((time.monotonic() - t0) * 1000))
-        st, rep = self.writer.stats, self._reported
-        self.m_rows_written.inc(st.rows_written - rep.rows_written)
-        self.m_writes.inc(st.writes - rep.writes)
-        self.m_ambiguous.inc(st.ambiguous - rep.ambiguous)
-        self.m_behind.inc(st.behind - rep.behind)
-        self.m_reads.inc(st.rows_read - rep.rows_read)
-        self.m_failures.inc(st.failures - rep.failures)
-        self._reported = st.__class__(**vars(st))
+    def _round_done(self, seconds: float) -> None:
+        """After each write round (on the writer thread)."""
+        st, t = self.writer.stats, self.totals
+        t["sink_rows_written"], t["sink_writes"] = st.rows_written, st.writes
+        t["sink_ambiguous_rows"], t["sink_rows_waiting_for_replay"] = st.ambiguous, st.behind
+        t["sink_rows_read"], t["sink_failures"] = st.rows_read, st.failures
+        t["sink_last_round_ms"] = int(seconds * 1000)

@@ -26,6 +26,7 @@ class adds the order of operations:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,3 +153,82 @@ class ConvergingWriter:
             if wait <= 0:
                 return
             self.sleep(wait)
+
+
+class BackgroundWriter:
+    """Runs a ``ConvergingWriter`` on a thread of its own.
+
+    ``offer`` only records the newest truth of a row (cheap, never blocks on Cassandra);
+    the thread takes everything offered so far and flushes it, round after round. While a
+    round runs, new truths collect, and a row offered several times is written once: the
+    slower Cassandra answers, the more each write carries, so a backlog costs fewer writes
+    per event. ``drain()`` returns once every truth offered before the call is written (the
+    writer's guarantee); the sink calls it at the end of each bundle, so a checkpoint never
+    covers an unwritten truth. The writer is only ever used from the thread (no locking in
+    it); ``on_round(seconds)`` is called there after each round.
+    """
+
+    def __init__(self, writer: ConvergingWriter,
+                 on_round: Callable[[float], None] | None = None) -> None:
+        self.writer = writer
+        self.on_round = on_round
+        self._cond = threading.Condition()
+        self._incoming: dict[RowKey, Values] = {}
+        self._busy = False
+        self._stopped = False
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="counter-sink-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def offer(self, row: RowKey, truth: Values) -> None:
+        with self._cond:
+            self._check()
+            self._incoming[row] = truth
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Raises if the writer thread failed: the bundle (and the checkpoint after it) must
+        not complete with unwritten truths; the task fails and restarts from a checkpoint."""
+        with self._cond:
+            while (self._incoming or self._busy) and not self._stopped:
+                self._cond.wait()
+            self._check()
+
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise RuntimeError("the sink's writer thread failed") from self._failed
+
+    def stop(self) -> None:
+        """Stops after the current round; what is not written is replayed after a restart."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._incoming and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                batch, self._incoming = self._incoming, {}
+                self._busy = True
+            try:
+                t0 = time.monotonic()
+                for row, truth in batch.items():
+                    self.writer.pending[row] = truth
+                self.writer.flush()
+                if self.on_round:
+                    self.on_round(time.monotonic() - t0)
+            except BaseException as exc:  # never leave a drain waiting on a dead thread
+                log.exception("sink writer thread failed")
+                with self._cond:
+                    self._failed = exc
+                    self._stopped = True
+                    self._cond.notify_all()
+                return
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

@@ -211,3 +211,37 @@ def test_writes_lost_by_a_crashed_node_are_written_again_after_forget():
     w.offer(G, (1, 100))             # T gets no new truth: it is written again anyway
     w.flush()
     assert store.rows == {T: (9, 0, 0, 9, 0), G: (1, 100)}
+
+
+def test_background_writer_writes_everything_offered_before_drain_returns():
+    from jobs.counters.sink import BackgroundWriter
+
+    store = FakeStore(rows={T: (5, 0, 0, 1, 0)})
+    rounds = []
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), on_round=rounds.append)
+    try:
+        for likes in range(1, 200):
+            bg.offer(T, (likes, 0, 0, likes, 0))
+            bg.offer((WINDOWS, 1, likes * 60_000), (likes, 0, 0))
+        bg.drain()
+        assert store.rows[T] == (199, 0, 0, 199, 0)
+        assert all(store.rows[(WINDOWS, 1, i * 60_000)] == (i, 0, 0) for i in range(1, 200))
+        assert rounds  # metrics were reported from the writer thread
+    finally:
+        bg.stop()
+
+
+def test_background_writer_failure_fails_the_drain():
+    from jobs.counters.sink import BackgroundWriter
+
+    class Fatal(BaseException):  # not an Exception: the writer does not retry it
+        pass
+
+    class Broken(FakeStore):
+        def read(self, rows):
+            raise Fatal("boom")
+
+    bg = BackgroundWriter(ConvergingWriter(Broken(), settle_ms=0))
+    bg.offer(T, (1, 0, 0, 1, 0))
+    with pytest.raises(RuntimeError, match="writer thread failed"):
+        bg.drain()
