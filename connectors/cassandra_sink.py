@@ -87,8 +87,8 @@ def partition_of(row: RowKey) -> tuple:
 
 def pack_partitions(writes: Sequence[Write], max_cells: int) -> list[list[Write]]:
     """``writes`` in groups of whole partitions (a partition's rows are never split: its
-    counter updates apply atomically), each group of at most ``max_cells`` counter cells
-    unless one partition alone has more."""
+    counter updates apply atomically), each group of at most ``max_cells`` changed counter
+    cells unless one partition alone has more."""
     parts: dict[tuple, list[Write]] = defaultdict(list)
     for w in writes:
         parts[partition_of(w.row)].append(w)
@@ -96,7 +96,7 @@ def pack_partitions(writes: Sequence[Write], max_cells: int) -> list[list[Write]
     current: list[Write] = []
     cells = 0
     for members in parts.values():
-        n = sum(len(w.increment) for w in members)
+        n = sum(sum(1 for v in w.increment if v) for w in members)
         if current and cells + n > max_cells:
             groups.append(current)
             current, cells = [], 0
@@ -121,15 +121,13 @@ class CounterStore:
         self.consistency = consistency
         self.timeout_s = timeout_s
         ks = keyspace
-        sets = {t: ", ".join(f"{c} = {c} + ?" for c in cols) for t, cols in COLUMNS.items()}
+        self.keyspace = keyspace
         cols = {t: ", ".join(c) for t, c in COLUMNS.items()}
         p = session.prepare
-        self._update = {
-            TOTALS: p(f"UPDATE {ks}.{TOTALS} SET {sets[TOTALS]} WHERE room_id = ?"),
-            WINDOWS: p(f"UPDATE {ks}.{WINDOWS} SET {sets[WINDOWS]} "
-                       "WHERE room_id = ? AND day = ? AND window_start = ?"),
-            GIFTS: p(f"UPDATE {ks}.{GIFTS} SET {sets[GIFTS]} WHERE room_id = ? AND gift_id = ?"),
-        }
+        # one UPDATE per table and set of changed columns, prepared when first needed: a
+        # counter "+ 0" costs Cassandra a counter write like any other (most rows change in
+        # one or two of their columns: a like moves likes and events only)
+        self._update: dict[tuple[str, tuple[int, ...]], object] = {}
         self._read = {
             TOTALS: p(f"SELECT room_id, {cols[TOTALS]} FROM {ks}.{TOTALS} WHERE room_id IN ?"),
             WINDOWS: p(f"SELECT room_id, window_start, {cols[WINDOWS]} FROM {ks}.{WINDOWS} "
@@ -138,8 +136,21 @@ class CounterStore:
                      "WHERE room_id IN ? AND gift_id IN ?"),
         }
         self._probe = p(f"SELECT room_id FROM {ks}.{TOTALS} LIMIT 1")
-        for stmt in (*self._update.values(), *self._read.values(), self._probe):
+        for stmt in (*self._read.values(), self._probe):
             stmt.consistency_level = consistency
+
+    def _update_statement(self, table: str, changed: tuple[int, ...]):
+        stmt = self._update.get((table, changed))
+        if stmt is None:
+            sets = ", ".join(f"{c} = {c} + ?" for c in (COLUMNS[table][i] for i in changed))
+            where = {TOTALS: "room_id = ?",
+                     WINDOWS: "room_id = ? AND day = ? AND window_start = ?",
+                     GIFTS: "room_id = ? AND gift_id = ?"}[table]
+            stmt = self.session.prepare(
+                f"UPDATE {self.keyspace}.{table} SET {sets} WHERE {where}")
+            stmt.consistency_level = self.consistency
+            self._update[(table, changed)] = stmt
+        return stmt
 
     def probe(self) -> None:
         """One cheap request: returns once Cassandra answered, raises if it does not."""
@@ -194,12 +205,15 @@ class CounterStore:
             batch = BatchStatement(batch_type=BatchType.COUNTER, consistency_level=self.consistency)
             for w in members:
                 table, room, sub = w.row
+                changed = tuple(i for i, v in enumerate(w.increment) if v)
+                values = [w.increment[i] for i in changed]
+                stmt = self._update_statement(table, changed)
                 if table == TOTALS:
-                    batch.add(self._update[TOTALS], (*w.increment, room))
+                    batch.add(stmt, (*values, room))
                 elif table == WINDOWS:
-                    batch.add(self._update[WINDOWS], (*w.increment, room, _day(sub), _ts(sub)))
+                    batch.add(stmt, (*values, room, _day(sub), _ts(sub)))
                 else:
-                    batch.add(self._update[GIFTS], (*w.increment, room, sub))
+                    batch.add(stmt, (*values, room, sub))
             statements.append((members, batch))
         confirmed: set[RowKey] = set()
         cause: BaseException | None = None

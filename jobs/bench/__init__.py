@@ -1,0 +1,1 @@
+"""Benchmarks of the counting job on the local stack (scripts/bench, BENCHMARKS.md)."""
