@@ -47,7 +47,7 @@ SCENARIOS = ("drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
 class Sizes:
     drain_events: int
     rooms: int
-    hot_events: int
+    hot_events: int           # 0: not run
     hot_rooms: int
     latency_rates: tuple[int, ...]
     latency_s: float
@@ -67,7 +67,7 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(drain_events=100_000, rooms=100_000, hot_events=50_000, hot_rooms=10_000,
+        return cls(drain_events=100_000, rooms=100_000, hot_events=0, hot_rooms=10_000,
                    latency_rates=(20_000,), latency_s=20, latency_warmup_s=15,
                    latency_rooms=1_000, scale_rooms=0, producer_s=3, quix=False,
                    kafka_ceiling_job=False)
@@ -184,6 +184,7 @@ class Suite:
             m = Measurement("2 ceiling", "Kafka consume (kafka-consumer-perf-test)", 0, 0.0,
                             False, {"error": str(exc)[:300]})
         self._add_ceiling(m)
+        self._cassandra_ceiling(50_000 if self.z.quix else 20_000)
         if self.z.kafka_ceiling_job:
             group = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
             self.say("[2 ceilings] Flink: Kafka source -> blackhole, same topics")
@@ -200,6 +201,23 @@ class Suite:
                           ["--kind", "engine", "--events", str(shape.events),
                            "--rooms", str(shape.rooms),
                            "--distribution", CEILING_DISTRIBUTION[shape.distribution]])
+
+    def _cassandra_ceiling(self, rows: int) -> None:
+        """Counter rows/s Cassandra takes from one Python client, written as the sink writes
+        them (batches of partitions, only changed columns): the bound of every figure here."""
+        from jobs.bench.store_ceiling import counter_write_rate
+
+        self.say(f"[2 ceilings] Cassandra counter updates: {rows:,} rows as the sink writes them")
+        try:
+            res = counter_write_rate(rows)
+            m = Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", res.rows,
+                            res.seconds, None, {"unit": "rows, not events",
+                                                "read rows/s": round(res.read_rows_per_s)})
+        except Exception as exc:  # noqa: BLE001
+            m = Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", 0, 0.0,
+                            False, {"error": str(exc)[-300:]})
+        self.r.measurements.append(m)
+        self.say(f"    {m.events_per_s:,.0f} counter rows/s")
 
     def _ceiling_job(self, subject: str, args: list[str]) -> None:
         from jobs.bench import ceilings
@@ -276,6 +294,9 @@ class Suite:
                 self.r.notes.append(f"latency at {rate:,}/s: {res.error}")
 
     def hot_room(self) -> None:
+        if not self.z.hot_events:
+            self.r.notes.append("Hot room: not run in --quick mode.")
+            return
         out = {}
         for dist in ("uniform", "hot"):
             shape = Shape(self.z.hot_events, self.z.hot_rooms, dist, seed=2, spread_ms=60_000)

@@ -1,0 +1,34 @@
+"""How the sink's writes are grouped into counter batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.cassandra_sink import pack_partitions, partition_of
+from jobs.counters.logic import GIFTS, TOTALS, WINDOWS, Write
+
+pytestmark = pytest.mark.unit
+
+DAY = 86_400_000
+
+
+def test_a_partition_is_never_split_and_batches_stay_under_the_cell_limit():
+    writes = [Write((TOTALS, r, 0), (1, 0, 0, 1, 0)) for r in range(10)]          # 2 cells
+    writes += [Write((GIFTS, 3, g), (1, 5)) for g in range(1, 9)]                   # 16 cells
+    writes += [Write((WINDOWS, 4, DAY + m * 60_000), (2, 0, 0)) for m in range(5)]  # 5 cells
+    writes += [Write((WINDOWS, 4, 2 * DAY), (2, 0, 0))]                             # next day
+    groups = pack_partitions(writes, max_cells=12)
+    assert sorted(w.row for g in groups for w in g) == sorted(w.row for w in writes)
+    homes = {}
+    for i, g in enumerate(groups):
+        for w in g:
+            assert homes.setdefault(partition_of(w.row), i) == i   # one batch per partition
+        cells = sum(1 for w in g for v in w.increment if v)
+        assert cells <= 12 or len({partition_of(w.row) for w in g}) == 1
+    assert len({partition_of(w.row) for w in writes}) == 13
+
+
+def test_one_partition_over_the_limit_is_a_batch_of_its_own():
+    big = [Write((GIFTS, 1, g), (1, 1)) for g in range(1, 31)]  # 60 cells
+    groups = pack_partitions([Write((TOTALS, 2, 0), (1, 0, 0, 1, 0)), *big], max_cells=10)
+    assert [len(g) for g in groups] == [1, 30]
