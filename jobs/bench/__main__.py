@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(suite.SCENARIOS),
                    help=f"comma-separated scenarios (default all: {','.join(suite.SCENARIOS)})")
     p.add_argument("--events", type=int, help="backlog of the drain, ceilings and peers (default "
-                   "1,000,000; 100,000 with --quick)")
+                   "500,000; 100,000 with --quick)")
     p.add_argument("--rooms", type=int, help="rooms of the drain (default 100,000)")
     p.add_argument("--parallelism", type=int, default=2,
                    help="of the job and the Flink ceilings (default 2: one per core)")

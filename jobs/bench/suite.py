@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 # load.py's names for the room distributions -> the ceiling job's
 CEILING_DISTRIBUTION = {"zipf": "log-uniform", "uniform": "uniform", "hot": "hot"}
+QUIX_LIMIT_S = 300.0  # the Quix peer is stopped after this long (it is the slowest here)
 SCENARIOS = ("drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
 
 
@@ -60,9 +61,9 @@ class Sizes:
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(drain_events=1_000_000, rooms=100_000, hot_events=300_000, hot_rooms=10_000,
-                   latency_rates=(5_000, 20_000, 50_000), latency_s=60, latency_warmup_s=20,
-                   latency_rooms=1_000, scale_rooms=300_000, producer_s=10, quix=True,
+        return cls(drain_events=500_000, rooms=100_000, hot_events=200_000, hot_rooms=10_000,
+                   latency_rates=(5_000, 20_000, 50_000), latency_s=60, latency_warmup_s=15,
+                   latency_rooms=1_000, scale_rooms=200_000, producer_s=10, quix=True,
                    kafka_ceiling_job=True)
 
     @classmethod
@@ -259,9 +260,21 @@ class Suite:
                                    self.say(f"    {n:,}/{total:,} consumed"))
 
             try:
-                fn = peer.run_kafka_python_peer if which == "kafka-python" else peer.run_quix_peer
-                res = fn(s.bootstrap, s.likes_topic, s.gifts_topic, list(s.cassandra_hosts), ks,
-                         s.window_ms, backlog.truth.messages, progress)
+                args = (s.bootstrap, s.likes_topic, s.gifts_topic, list(s.cassandra_hosts), ks,
+                        s.window_ms, backlog.truth.messages, progress)
+                if which == "kafka-python":
+                    res = peer.run_kafka_python_peer(*args)
+                else:
+                    try:
+                        res = peer.run_quix_peer(*args, timeout_s=QUIX_LIMIT_S)
+                    except RuntimeError as exc:
+                        if "killed after" not in str(exc):
+                            raise
+                        self.r.notes.append(
+                            f"{subject} did not finish the {backlog.truth.messages:,} messages "
+                            f"in {QUIX_LIMIT_S:.0f} s: below "
+                            f"{backlog.truth.messages / QUIX_LIMIT_S:,.0f} events/s.")
+                        raise
                 if res is None:
                     self.r.notes.append(f"{subject}: its virtual environment could not be "
                                         "installed here; not measured.")
