@@ -413,7 +413,7 @@ def run_quix_peer(bootstrap: str, likes_topic: str, gifts_topic: str,
                   flush_every_s: float = 1.0, *, python: Path | None = None,
                   internal_topic_prefix: str = "", changelog: bool = True,
                   rows_per_batch: int = 1,
-                  timeout_s: float = 1800.0) -> PeerResult | None:
+                  timeout_s: float = 7200.0) -> PeerResult | None:
     """The Quix Streams peer (``jobs/bench/quix_peer.py``) on the same backlog: a subprocess of
     the Quix venv (``ensure_quix_venv``); None when that venv cannot be had.
 
