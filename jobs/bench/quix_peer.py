@@ -12,11 +12,12 @@ window per room (``window_ms``) sums likes, gift_count, gift_value, events and d
 reduces gifts by gift id. ``.current()`` emits a window's running sums after every message;
 the sink keeps the latest per window and, on each checkpoint (every ``flush_every_s``), writes
 the difference to what it wrote before: the window's row in ``room_windows``, and the same
-differences summed into ``room_totals`` and ``room_gifts`` (both are sums over windows).
+differences summed into ``room_totals`` and ``room_gifts`` (both are sums over windows), with
+``peer.CounterWriter`` (one UPDATE per row, or counter batches with ``--rows-per-batch``).
 Offsets are committed after the sink flushed: at-least-once.
 
 Where it differs from the job:
-- a window that expired (event time more than ``grace_ms`` behind the newest event of its
+- a window that expired (event time more than ``GRACE_MS`` behind the newest event of its
   room) drops a late event, and its count is lost (counted as ``late_dropped``); the job
   counts late events of any age. The grace is 2 hours here, above the workload's lateness.
 - the repeat check is per room key and its horizon runs in event time, not processing time.

@@ -298,3 +298,16 @@ def test_events_per_s(messages, seconds, rate):
     r = PeerResult("p", messages, 0, 0, 0, 0, seconds)
     assert r.events_per_s == rate
     assert r.as_dict()["events_per_s"] == rate
+
+
+def test_quix_venv_that_cannot_be_installed_is_none_with_the_reason(tmp_path, monkeypatch, caplog):
+    import subprocess
+
+    from jobs.bench import peer
+
+    def failing_run(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution")
+
+    monkeypatch.setattr(peer.subprocess, "run", failing_run)
+    assert peer.ensure_quix_venv(tmp_path) is None
+    assert "No matching distribution" in caplog.text
