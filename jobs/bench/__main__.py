@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rooms", type=int, help="rooms of the drain (default 100,000)")
     p.add_argument("--parallelism", type=int, default=2,
                    help="of the job and the Flink ceilings (default 2: one per core)")
+    p.add_argument("--rates", default="",
+                   help="latency rates, comma-separated events/s (default 5000,20000,50000; "
+                        "20000 with --quick)")
+    p.add_argument("--job-args", default="",
+                   help="flags for every counting job of the run, e.g. \"--bundle-ms 1000\"")
     p.add_argument("--no-write", action="store_true",
                    help="print only; leave BENCHMARKS.md and the chart alone")
     p.add_argument("--render", action="store_true",
@@ -61,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     say("starting the local stack (Kafka, Cassandra, Flink) if it is not running")
     stack.up(list(stack.ALL), paths, progress=lambda m: say(f"stack: {m}"))
     sizes = suite.with_events(suite.Sizes.quick() if a.quick else suite.Sizes.full(),
-                              a.events, a.rooms)
+                              a.events, a.rooms,
+                              tuple(int(r) for r in a.rates.split(",") if r.strip()))
     command = "scripts/bench " + shlex.join(argv) if argv else "scripts/bench"
     result = suite.run(sizes, a.parallelism, only, command.strip(), say,
-                       "quick" if a.quick else "full")
+                       "quick" if a.quick else "full", tuple(shlex.split(a.job_args)))
     print()
     print(report.console_table(result))
     if not a.no_write:

@@ -176,7 +176,10 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                                          truth.expected(), timeout_s=120)
         result.exact = report.exact
         if not report.exact:
-            raise BenchError(f"not exact: {report.summary()}")
+            what = ("behind: not complete 120 s after the producer stopped (a job still "
+                    "catching up reads as 'lost')" if report.events_double_counted == 0
+                    else "not exact")
+            raise BenchError(f"{what}: {report.summary()}")
     except BenchError as exc:
         result.error = str(exc)
         progress(f"  error: {exc}")

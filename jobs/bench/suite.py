@@ -118,8 +118,10 @@ def versions(paths: StackPaths) -> dict[str, str]:
 
 class Suite:
     def __init__(self, sizes: Sizes, parallelism: int, only: tuple[str, ...],
-                 progress: Callable[[str], None], result: BenchResult) -> None:
+                 progress: Callable[[str], None], result: BenchResult,
+                 job_args: tuple[str, ...] = ()) -> None:
         self.z, self.p, self.only, self.say, self.r = sizes, parallelism, only, progress, result
+        self.job_args = list(job_args)  # flags for every counting job of the run
         self.drain: Measurement | None = None
 
     @staticmethod
@@ -159,7 +161,7 @@ class Suite:
         z = self.z
         shape = Shape(z.drain_events, z.rooms, "zipf", spread_ms=60_000)
         self.say(f"[1 drain] backlog of {shape.events:,} events over {shape.rooms:,} rooms")
-        backlog = produce_backlog(shape, self.p, progress=self.say)
+        backlog = produce_backlog(shape, self.p, extra_args=self.job_args, progress=self.say)
         try:
             if self.want("drain"):
                 d = run_drain(backlog, progress=self.say)
@@ -299,7 +301,8 @@ class Suite:
             self.say(f"[4 latency] {rate:,} events/s for {self.z.latency_s:.0f}s over "
                      f"{self.z.latency_rooms:,} rooms, 1 s windows")
             res = run_latency(rate, self.z.latency_s, self.p, rooms=self.z.latency_rooms,
-                              warmup_s=self.z.latency_warmup_s, progress=self.say)
+                              warmup_s=self.z.latency_warmup_s, extra_args=self.job_args,
+                              progress=self.say)
             p = percentiles(res.samples)
             self.r.latency.append(LatencyPoint(rate, res.achieved_rate, len(res.samples),
                                                p["p50_ms"], p["p95_ms"], p["p99_ms"], res.exact))
@@ -314,7 +317,8 @@ class Suite:
         for dist in ("uniform", "hot"):
             shape = Shape(self.z.hot_events, self.z.hot_rooms, dist, seed=2, spread_ms=60_000)
             self.say(f"[5 hot room] {dist}: {shape.events:,} events over {shape.rooms:,} rooms")
-            backlog = produce_backlog(shape, self.p, progress=self.say)
+            backlog = produce_backlog(shape, self.p, extra_args=self.job_args,
+                                      progress=self.say)
             try:
                 d = run_drain(backlog, progress=self.say)
             finally:
@@ -332,7 +336,7 @@ class Suite:
         shape = Shape(self.z.scale_rooms, self.z.scale_rooms, "each", seed=3, gift_share=0.0,
                       dup_rate=0.0, invalid_rate=0.0, spread_ms=10_000)
         self.say(f"[6 scale] one like in each of {shape.rooms:,} rooms")
-        backlog = produce_backlog(shape, self.p, progress=self.say)
+        backlog = produce_backlog(shape, self.p, extra_args=self.job_args, progress=self.say)
         try:
             d = run_drain(backlog, progress=self.say)
         finally:
@@ -438,13 +442,16 @@ def add_analysis(result: BenchResult) -> None:
 
 
 def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
-        progress: Callable[[str], None], mode: str) -> BenchResult:
+        progress: Callable[[str], None], mode: str,
+        job_args: tuple[str, ...] = ()) -> BenchResult:
     paths = StackPaths.from_env()
     t0 = time.monotonic()
     result = BenchResult(mode=mode, command=command,
                          started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), duration_s=0.0,
                          machine=machine(), versions=versions(paths))
-    suite = Suite(sizes, parallelism, only, progress, result)
+    suite = Suite(sizes, parallelism, only, progress, result, job_args)
+    if job_args:
+        result.notes.append(f"The counting jobs ran with: {' '.join(job_args)}")
     steps = [("drain, ceilings, peers", {"drain", "ceilings", "peer"}, suite.backlog_scenarios),
              ("latency", {"latency"}, suite.latency), ("hot room", {"hot"}, suite.hot_room),
              ("scale", {"scale"}, suite.scale), ("producer", {"producer"}, suite.producer)]
@@ -465,8 +472,11 @@ def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
     return result
 
 
-def with_events(sizes: Sizes, events: int | None, rooms: int | None) -> Sizes:
+def with_events(sizes: Sizes, events: int | None, rooms: int | None,
+                rates: tuple[int, ...] = ()) -> Sizes:
     out = sizes
+    if rates:
+        out = replace(out, latency_rates=rates)
     if events:
         out = replace(out, drain_events=events)
     if rooms:

@@ -33,6 +33,10 @@ class Settings:
     watermark_delay_ms: int = 5_000     # out-of-orderness allowed before an event counts as late
     idle_timeout_ms: int = 10_000       # an input without events stops holding the watermark
     settle_ms: int = 6_000              # wait before re-reading rows after a restart/timeout
+    # Python bundles: PyFlink buffers a Python operator's input up to this long, and the sink
+    # waits for its writes at each bundle end. Long: a backlog drains faster (fewer waits);
+    # short: counts are visible sooner (scripts/bench measures both)
+    bundle_ms: int = 10_000
     checkpoint_interval_ms: int = 0     # 0: the interval from flink-conf/
     parallelism: int = 0                # 0: the cluster's default
 
