@@ -12,7 +12,7 @@ from jobs.bench.load import Shape
 pytestmark = pytest.mark.integration
 
 
-def test_drain_is_timed_and_exact(flink_cluster):
+def test_drain_is_timed_and_exact(kafka_bootstrap, cassandra_hosts, flink_cluster):
     lines: list[str] = []
     backlog = produce_backlog(Shape(20_000, 500, "zipf", seed=11), 1, progress=lines.append)
     try:
@@ -28,7 +28,7 @@ def test_drain_is_timed_and_exact(flink_cluster):
     assert d.checkpoints["completed"] >= 0 and d.memory["heap_bytes"] > 0
 
 
-def test_latency_samples_and_exact(flink_cluster):
+def test_latency_samples_and_exact(kafka_bootstrap, cassandra_hosts, flink_cluster):
     lines: list[str] = []
     res = run_latency(1_000, 10, 1, rooms=200, warmup_s=10, progress=lines.append)
     assert res.error is None, "\n".join(lines)
