@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="of the job and the Flink ceilings (default 2: one per core)")
     p.add_argument("--rates", default="",
                    help="latency rates, comma-separated events/s (default 5000,20000,50000; "
-                        "20000 with --quick)")
+                        "5000 with --quick)")
     p.add_argument("--job-args", default="",
                    help="flags for every counting job of the run, e.g. \"--bundle-ms 1000\"")
     p.add_argument("--no-write", action="store_true",

@@ -69,7 +69,7 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(drain_events=100_000, rooms=100_000, hot_events=0, hot_rooms=10_000,
-                   latency_rates=(20_000,), latency_s=20, latency_warmup_s=15,
+                   latency_rates=(5_000,), latency_s=20, latency_warmup_s=15,
                    latency_rooms=1_000, scale_rooms=0, producer_s=3, quix=False,
                    kafka_ceiling_job=False)
 
