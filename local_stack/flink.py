@@ -134,6 +134,21 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     return res
 
 
+def job_metric_sums(job_id: str, names: list[str]) -> dict[str, float]:
+    """User metrics of a job (ids ending in ``.<name>``) summed over subtasks and operators,
+    as the REST metric store holds them now (it refreshes every
+    ``metrics.fetcher.update-interval``); a name with no value yet is absent."""
+    out: dict[str, float] = {}
+    for v in rest_get(f"/jobs/{job_id}")["vertices"]:
+        base = f"/jobs/{job_id}/vertices/{v['id']}/subtasks/metrics"
+        wanted = [m["id"] for m in rest_get(base) if m["id"].rsplit(".", 1)[-1] in names]
+        if wanted:
+            for m in rest_get(base + "?get=" + ",".join(wanted)):
+                name = m["id"].rsplit(".", 1)[-1]
+                out[name] = out.get(name, 0.0) + float(m["sum"])
+    return out
+
+
 def job_id_of(submit_output: str) -> str:
     """The JobID that ``flink run --detached`` printed."""
     for line in submit_output.splitlines():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from local_stack.flink import cancel, job_id_of, rest_get, submit
+from local_stack.flink import cancel, job_id_of, job_metric_sums, rest_get, submit
 from local_stack.paths import REPO_ROOT, StackPaths
 
 log = logging.getLogger(__name__)
@@ -86,17 +86,8 @@ class JobRun:
         raise BenchError(f"job {self.job_id} not running after {timeout_s:.0f}s")
 
     def metric_sums(self, names: list[str]) -> dict[str, float]:
-        """User metrics (``events_counted`` ...) summed over subtasks and operators. Flink's
-        REST metric store refreshes every ``metrics.fetcher.update-interval`` (flink-conf)."""
-        out: dict[str, float] = {}
-        for v in self.job()["vertices"]:
-            base = f"/jobs/{self.job_id}/vertices/{v['id']}/subtasks/metrics"
-            wanted = [m["id"] for m in rest_get(base) if m["id"].rsplit(".", 1)[-1] in names]
-            if wanted:
-                for m in rest_get(base + "?get=" + ",".join(wanted)):
-                    name = m["id"].rsplit(".", 1)[-1]
-                    out[name] = out.get(name, 0.0) + float(m["sum"])
-        return out
+        """User metrics (``events_counted`` ...) summed over subtasks and operators."""
+        return job_metric_sums(self.job_id, names)
 
     def operator_load(self) -> list[OperatorLoad]:
         """Busy and backpressured time of every operator chain right now: the bottleneck is

@@ -90,7 +90,7 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
               + report.summary())
         assert_dead_letters_exact(s, workload)
         # the job's metrics are in Flink's metric system, and they add up
-        metrics = _metric_sums(job_id, job["vertices"], [
+        metrics = _metric_sums(job_id, [
             "events_in", "dlq_records", "events_counted", "duplicates_dropped", "late_events",
             "window_results", "sink_rows_written", "sink_writes", "sink_rows_read"],
             until=lambda m: m["events_in"] >= len(workload.messages)
@@ -107,24 +107,17 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         urllib.request.urlopen(req, timeout=30).close()
 
 
-def _metric_sums(job_id: str, vertices: list[dict], names: list[str], until=lambda m: True,
+def _metric_sums(job_id: str, names: list[str], until=lambda m: True,
                  timeout_s: float = 90) -> dict[str, float]:
     """Each user metric summed over subtasks and vertices (ids end with ``.<name>``).
 
     Flink's REST metric store is refreshed every few seconds: ask until every name is there
     and ``until`` holds (or the timeout), then return the last values."""
-    from local_stack.flink import rest_get
+    from local_stack.flink import job_metric_sums
 
     deadline = time.monotonic() + timeout_s
     while True:
-        out: dict[str, float] = {}
-        for v in vertices:
-            base = f"/jobs/{job_id}/vertices/{v['id']}/subtasks/metrics"
-            wanted = [m["id"] for m in rest_get(base) if m["id"].rsplit(".", 1)[-1] in names]
-            if wanted:
-                for m in rest_get(base + "?get=" + ",".join(wanted)):
-                    name = m["id"].rsplit(".", 1)[-1]
-                    out[name] = out.get(name, 0.0) + float(m["sum"])
+        out = job_metric_sums(job_id, names)
         if (set(out) >= set(names) and until(out)) or time.monotonic() > deadline:
             assert set(out) >= set(names), f"metrics missing: {set(names) - set(out)}"
             return out
