@@ -61,20 +61,37 @@ class KafkaService:
         log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=self.paths.logs)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         if not (data / "meta.properties").exists():
-            data.mkdir(parents=True, exist_ok=True)
-            # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding
-            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            cmd = self._java("kafka.tools.StorageTool", "format", "--cluster-id", cid,
-                             "--config", str(server), "--ignore-formatted", log_conf=log_conf)
-            res = subprocess.run(cmd, capture_output=True, text=True, env=_env())
-            if res.returncode != 0:
-                raise StackError(f"formatting Kafka storage in {data} failed:\n"
-                                 f"{res.stdout}{res.stderr}")
+            self.format_storage(new_cluster_id(), server, log_conf)
         self.process.start(self._java("kafka.Kafka", str(server), log_conf=log_conf), env=_env())
+
+    def format_storage(self, cluster_id: str, server: Path, log_conf: Path) -> None:
+        """Format the broker's log directories for ``cluster_id`` (once, before the first start).
+
+        The id is passed as ``--cluster-id=<id>``: an id may begin with ``-`` (URL-safe base64
+        does, 1 time in 64), which the tool would take for a flag if it came separately.
+        """
+        data = self.paths.data("kafka")
+        data.mkdir(parents=True, exist_ok=True)
+        cmd = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                         "--config", str(server), "--ignore-formatted", log_conf=log_conf)
+        res = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+        if res.returncode != 0:
+            raise StackError(f"formatting Kafka storage in {data} failed:\n"
+                             f"{res.stdout}{res.stderr}")
 
     def ready(self) -> bool:
         ensure_topics(BOOTSTRAP, [HEALTH_TOPIC], partitions=1)
         return round_trip(BOOTSTRAP, HEALTH_TOPIC)
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, as Kafka's own
+    ``Uuid.randomUuid`` makes them (which, like this, never returns one that begins with
+    ``-``, so that other command-line tools given the id do not take it for a flag)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def _env() -> dict[str, str]:
