@@ -1,44 +1,67 @@
-"""The counting job's one settings object, built once in main.py from flags and environment."""
+"""The counting job's one settings object, built once in main.py from flags and environment.
+
+Every setting is a flag (``--window-ms``), an environment variable
+(``LIVE_COUNTERS_WINDOW_MS``) or its default, in that order; ``KAFKA_BOOTSTRAP`` and
+``CASSANDRA_HOSTS`` are honoured too. A value that is not valid for its setting is a usage
+error (exit status 2, the flag named), never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"LIVE_COUNTERS_{name}", default)
+def _s(default, meaning: str):
+    """A setting: its default and what it means (shown by ``--help``)."""
+    return field(default=default, metadata={"help": meaning})
+
+
+# environment variables honoured besides LIVE_COUNTERS_<NAME>, as other tools name them
+_WELL_KNOWN_ENV = {"bootstrap": "KAFKA_BOOTSTRAP", "cassandra_hosts": "CASSANDRA_HOSTS"}
 
 
 @dataclass(frozen=True)
 class Settings:
     """Job concerns only; cluster concerns (checkpoint storage, state backend) are flink-conf/."""
 
-    bootstrap: str = "127.0.0.1:9092"
-    likes_topic: str = "live.likes"
-    gifts_topic: str = "live.gifts"
-    dlq_topic: str = "live.dlq"
-    group_id: str = "live-counters"
-    # where a new consumer group starts: earliest | latest (a restored job resumes from state)
-    startup: str = "earliest"
-    cassandra_hosts: tuple[str, ...] = ("127.0.0.1",)
-    cassandra_port: int = 9042
-    keyspace: str = "live_counters"
-    # replication of the keyspace the migration creates (e.g. "NetworkTopologyStrategy:dc1=3")
-    replication: str = "SimpleStrategy:replication_factor=1"
-    window_ms: int = 60_000             # time-series window (room_windows rows)
-    flush_ms: int = 1_000               # truth changes are batched and written this often
-    dedup_horizon_ms: int = 2 * 3_600_000  # repeats of an event id within this are ignored
-    watermark_delay_ms: int = 5_000     # out-of-orderness allowed before an event counts as late
-    idle_timeout_ms: int = 10_000       # an input without events stops holding the watermark
-    settle_ms: int = 6_000              # wait before re-reading rows after a restart/timeout
-    # Python bundles: PyFlink buffers a Python operator's input up to this long, and the sink
-    # waits for its writes at each bundle end. Long: a backlog drains faster (fewer waits);
-    # short: counts are visible sooner (scripts/bench measures both)
-    bundle_ms: int = 10_000
-    checkpoint_interval_ms: int = 0     # 0: the interval from flink-conf/
-    parallelism: int = 0                # 0: the cluster's default
+    bootstrap: str = _s("127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)")
+    likes_topic: str = _s("live.likes", "topic of like events")
+    gifts_topic: str = _s("live.gifts", "topic of gift events")
+    dlq_topic: str = _s("live.dlq", "dead-letter topic: invalid messages with their reason")
+    group_id: str = _s("live-counters", "Kafka consumer group; offsets are committed on "
+                       "checkpoints (also the prefix of the dead-letter transactions)")
+    startup: str = _s("earliest", "where a new consumer group starts: earliest | latest "
+                      "(a restored job resumes from its state)")
+    cassandra_hosts: tuple[str, ...] = _s(("127.0.0.1",), "Cassandra contact points "
+                                          "(host,host,...)")
+    cassandra_port: int = _s(9042, "Cassandra native protocol port")
+    keyspace: str = _s("live_counters", "keyspace of the counter tables")
+    replication: str = _s("SimpleStrategy:replication_factor=1",
+                          "replication of the keyspace provisioning creates, e.g. "
+                          "NetworkTopologyStrategy:dc1=3")
+    window_ms: int = _s(60_000, "time-series window of room_windows, in ms (must divide a day)")
+    flush_ms: int = _s(1_000, "changed truths are emitted and written this often, in ms")
+    dedup_horizon_ms: int = _s(2 * 3_600_000, "repeats of an event id within this time "
+                               "(processing time, ms) are counted once")
+    watermark_delay_ms: int = _s(5_000, "out-of-orderness allowed before an event counts as "
+                                 "late, in ms")
+    idle_timeout_ms: int = _s(10_000, "an input partition without events stops holding the "
+                              "watermark after this many ms")
+    settle_ms: int = _s(6_000, "wait before trusting a re-read of rows in doubt, in ms (above "
+                        "Cassandra's counter write timeout)")
+    bundle_ms: int = _s(10_000, "Python bundle time, in ms: PyFlink buffers a Python "
+                        "operator's input up to this long (longer drains a backlog faster, "
+                        "shorter makes counts visible sooner)")
+    lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "
+                            "give up the keyspace's writer lease before refusing to start (a "
+                            "lease left by a job that died is always waited out, at most 30 s)")
+    checkpoint_interval_ms: int = _s(0, "checkpoint interval in ms; 0: flink-conf/'s")
+    parallelism: int = _s(0, "parallelism of the job; 0: the cluster's default")
+
+    # --- derived values ------------------------------------------------------------------
 
     @property
     def replication_map(self) -> dict[str, str]:
@@ -49,38 +72,118 @@ class Settings:
             out[k] = v
         return out
 
+    # --- parsing ---------------------------------------------------------------------------
+
+    @staticmethod
+    def env_name(name: str) -> str:
+        return f"LIVE_COUNTERS_{name.upper()}"
+
     @classmethod
-    def parse(cls, argv: list[str] | None = None) -> Settings:
-        """Flags (``--window-ms 1000``) over environment (``LIVE_COUNTERS_WINDOW_MS``) over
-        defaults; ``KAFKA_BOOTSTRAP`` and ``CASSANDRA_HOSTS`` are honoured too."""
-        defaults = cls()
-        p = argparse.ArgumentParser(prog="jobs.counters.main",
-                                    description="The live-counters counting job.")
+    def add_arguments(cls, parser: argparse.ArgumentParser,
+                      names: Iterable[str] | None = None) -> None:
+        """Add a flag for each setting in ``names`` (all by default) to ``parser``; its help
+        says what the setting means, its environment variable and its default."""
+        wanted = set(names) if names is not None else None
+        group = parser.add_argument_group("settings (flag, or environment variable)")
         for f in fields(cls):
-            flag = "--" + f.name.replace("_", "-")
-            default = getattr(defaults, f.name)
-            env_name = f.name.upper()
-            if f.name == "bootstrap":
-                raw = os.environ.get("KAFKA_BOOTSTRAP", _env(env_name, default))
-            elif f.name == "cassandra_hosts":
-                raw = os.environ.get("CASSANDRA_HOSTS", _env(env_name, ",".join(default)))
-            else:
-                raw = _env(env_name, str(default))
-            p.add_argument(flag, default=raw, help=f"(default {raw!s})")
-        a = vars(p.parse_args(argv))
+            if wanted is not None and f.name not in wanted:
+                continue
+            default, env = f.default, cls.env_name(f.name)
+            also = f" or {_WELL_KNOWN_ENV[f.name]}" if f.name in _WELL_KNOWN_ENV else ""
+            group.add_argument("--" + f.name.replace("_", "-"), dest=f.name,
+                               default=argparse.SUPPRESS, metavar=_metavar(f),
+                               type=_converter(f),
+                               help=f"{f.metadata['help']} [env {env}{also}; default "
+                                    f"{_shown(default)}]")
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace,
+                       parser: argparse.ArgumentParser) -> Settings:
+        """Settings from parsed flags, the environment and the defaults, checked; an invalid
+        value is a usage error from ``parser``."""
         values = {}
         for f in fields(cls):
-            v = a[f.name]
-            default = getattr(defaults, f.name)
-            if isinstance(default, int):
-                values[f.name] = int(v)
-            elif isinstance(default, tuple):
-                values[f.name] = tuple(h.strip() for h in str(v).split(",") if h.strip())
-            else:
-                values[f.name] = str(v)
+            if f.name in vars(ns):
+                values[f.name] = getattr(ns, f.name)
+                continue
+            raw = os.environ.get(cls.env_name(f.name))
+            if raw is None and f.name in _WELL_KNOWN_ENV:
+                raw = os.environ.get(_WELL_KNOWN_ENV[f.name])
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _converter(f)(raw)
+            except (argparse.ArgumentTypeError, ValueError) as exc:
+                parser.error(f"environment variable {cls.env_name(f.name)}: {exc}")
         s = cls(**values)
-        if s.startup not in ("earliest", "latest"):
-            p.error("--startup must be earliest or latest")
-        if s.window_ms <= 0 or 86_400_000 % s.window_ms:
-            p.error("--window-ms must divide a day (windows never straddle two days)")
+        problem = s.problem()
+        if problem:
+            parser.error(problem)
         return s
+
+    def problem(self) -> str | None:
+        """What makes these settings unusable, or None."""
+        if self.startup not in ("earliest", "latest"):
+            return f"--startup must be earliest or latest, not {self.startup!r}"
+        if self.window_ms <= 0 or 86_400_000 % self.window_ms:
+            return (f"--window-ms {self.window_ms} must divide a day (86400000): a window "
+                    "never straddles two days")
+        for name in ("flush_ms", "settle_ms", "bundle_ms", "dedup_horizon_ms",
+                     "watermark_delay_ms", "idle_timeout_ms", "cassandra_port"):
+            if getattr(self, name) <= 0:
+                return f"--{name.replace('_', '-')} must be positive"
+        for name in ("checkpoint_interval_ms", "parallelism", "lease_wait_ms"):
+            if getattr(self, name) < 0:
+                return f"--{name.replace('_', '-')} must be 0 (the default) or more"
+        if not self.cassandra_hosts:
+            return "--cassandra-hosts names no host"
+        if len({self.likes_topic, self.gifts_topic, self.dlq_topic}) < 3:
+            return "--likes-topic, --gifts-topic and --dlq-topic must be three different topics"
+        return None
+
+    @classmethod
+    def parse(cls, argv: list[str] | None = None) -> Settings:
+        """The job's command line: ``python -m jobs.counters.main --help``."""
+        p = argparse.ArgumentParser(
+            prog="jobs.counters.main",
+            description="The live-counters counting job: likes and gifts from Kafka, counted "
+                        "exactly once into Cassandra counter tables.",
+            epilog="Embedded: python -m jobs.counters.main [flags]. On a cluster: "
+                   "flink run -py jobs/counters/main.py [flags] (scripts/submit).")
+        cls.add_arguments(p)
+        return cls.from_namespace(p.parse_args(argv), p)
+
+    def to_args(self) -> list[str]:
+        """These settings as flags (every setting), for a job started from them."""
+        out: list[str] = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out += ["--" + f.name.replace("_", "-"), ",".join(v) if isinstance(v, tuple)
+                    else str(v)]
+        return out
+
+
+def _shown(default) -> str:
+    return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
+def _metavar(f) -> str:
+    d = f.default
+    return "N" if isinstance(d, int) else "HOSTS" if isinstance(d, tuple) else "VALUE"
+
+
+def _converter(f):
+    d = f.default
+    if isinstance(d, int):
+        def to_int(raw: str) -> int:
+            try:
+                return int(str(raw).replace("_", ""))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+        to_int.__name__ = "whole number"
+        return to_int
+    if isinstance(d, tuple):
+        def to_hosts(raw: str) -> tuple[str, ...]:
+            return tuple(h.strip() for h in str(raw).split(",") if h.strip())
+        return to_hosts
+    return str
