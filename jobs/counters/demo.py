@@ -15,15 +15,13 @@ import subprocess
 import sys
 import time
 
-from jobs.counters.provision import provision
-from jobs.counters.settings import Settings
-from jobs.counters.verify import Snapshot, compare, snapshot
-from jobs.counters.workload import Expected, generate, plus, produce
-from local_stack.cassandra import connect
-from local_stack.paths import StackPaths
+# The imports of the demo's work are inside the functions: ``--help`` needs only Python
+# (scripts/demo --help runs before setup and starts nothing).
 
 
-def _as_expected(snap: Snapshot) -> Expected:
+def _as_expected(snap):
+    from jobs.counters.workload import Expected
+
     e = Expected()
     e.totals.update(snap.totals)
     e.windows.update(snap.windows)
@@ -32,6 +30,13 @@ def _as_expected(snap: Snapshot) -> Expected:
 
 
 def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
+    from jobs.counters.provision import provision
+    from jobs.counters.settings import Settings
+    from jobs.counters.verify import compare, snapshot
+    from jobs.counters.workload import generate, plus, produce
+    from local_stack.cassandra import connect
+    from local_stack.paths import StackPaths
+
     s = Settings.parse([])
     provision(s)
     hosts = list(s.cassandra_hosts)
@@ -83,12 +88,22 @@ def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
-    p.add_argument("--events", type=int, default=50_000)
-    p.add_argument("--rooms", type=int, default=1_000)
+    p = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description="Set up (scripts/setup), start the local Kafka and Cassandra "
+                    "(scripts/stack up), provision the topics and keyspace, run the counting "
+                    "job on a local Flink mini-cluster, send a skewed load of likes and gifts "
+                    "(with repeats, late events and bad messages), wait until every counter "
+                    "row in Cassandra is exact, and print the top rooms.",
+        epilog="The stack keeps running afterwards: scripts/stack status | scripts/stack down.")
+    p.add_argument("--events", type=int, default=50_000, metavar="N",
+                   help="events to send (default 50000)")
+    p.add_argument("--rooms", type=int, default=1_000, metavar="N",
+                   help="rooms they go to, skewed (default 1000)")
     p.add_argument("--keep-running", action="store_true",
-                   help="leave the job running after the demo load")
-    p.add_argument("--timeout", type=float, default=300)
+                   help="leave the job running after the demo load (Ctrl-C stops it)")
+    p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                   help="how long to wait for the counters to be exact (default 300)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
