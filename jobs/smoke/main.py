@@ -1,5 +1,9 @@
 """Run the smoke pipeline: ``python -m jobs.smoke.main`` (embedded mini-cluster) or
-``flink run -py jobs/smoke/main.py`` (a cluster). Flags override environment variables."""
+``flink run -py jobs/smoke/main.py`` (a cluster). Flags override environment variables.
+
+It copies what the source topic holds when it starts (earliest to latest offsets) to the sink
+topic, marking each message, and ends. Both topics are created if missing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from connectors.kafka_admin import ensure_topics
 from jobs.runtime import execution_environment, kafka_connector_jar
 from jobs.smoke.pipeline import build
 
@@ -33,6 +38,8 @@ class SmokeSettings:
 
 def main(argv: list[str] | None = None) -> None:
     settings = SmokeSettings.parse(argv)
+    # the example's own topics (the broker never creates topics on demand); idempotent
+    ensure_topics(settings.bootstrap, [settings.source_topic, settings.sink_topic], partitions=1)
     env = execution_environment([kafka_connector_jar()], settings.parallelism)
     build(env, settings.bootstrap, settings.source_topic, settings.sink_topic, settings.group_id)
     env.execute("live-counters-smoke")
