@@ -220,6 +220,54 @@ class _ForgetOnHostChange:
         self.writer.forget()
 
 
+class LeaseKeeper:
+    """Keeps the keyspace's writer lease (``connectors.writer_lease``) for this job while the
+    sink runs: renewed at open and every ``RENEW_S`` on a thread of its own, released at
+    close. ``check()`` raises LeaseLost once another job holds the lease (the writer calls it
+    before every write); a renewal that fails for another reason (Cassandra down) is retried.
+    """
+
+    def __init__(self, session, keyspace: str, owner: str) -> None:
+        from connectors.writer_lease import RENEW_S, WriterLease
+
+        self.lease, self.owner = WriterLease(session, keyspace), owner
+        self.lost: Exception | None = None
+        self._stop = threading.Event()
+        self._renew()
+        self.check()  # another job holds it: fail at open, before any write
+        self._thread = threading.Thread(target=self._run, args=(RENEW_S,), daemon=True,
+                                        name="writer-lease")
+        self._thread.start()
+
+    def _renew(self) -> None:
+        from connectors.writer_lease import LeaseLost
+
+        try:
+            self.lease.renew(self.owner)
+        except LeaseLost as exc:
+            log.error("sink: %s", exc)
+            self.lost = exc
+        except Exception as exc:  # noqa: BLE001 - Cassandra unreachable: try again later
+            log.warning("sink: renewing the writer lease failed: %s: %s",
+                        type(exc).__name__, exc)
+
+    def _run(self, every_s: float) -> None:
+        while self.lost is None and not self._stop.wait(every_s):
+            self._renew()
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.lost is None:
+            try:
+                self.lease.release(self.owner)
+            except Exception as exc:  # noqa: BLE001 - it expires by itself
+                log.warning("sink: releasing the writer lease failed: %s", exc)
+
+
 class CounterSink(KeyedProcessFunction):
     """Brings each counter row in Cassandra to its truth, exactly once.
 
@@ -231,8 +279,9 @@ class CounterSink(KeyedProcessFunction):
     it is exactly-once).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, owner: str) -> None:
         self.s = settings
+        self.owner = owner  # of the keyspace's writer lease: this run of the job
 
     def open(self, ctx: RuntimeContext) -> None:
         from connectors.cassandra_sink import CounterStore, connect_cluster
@@ -240,7 +289,9 @@ class CounterSink(KeyedProcessFunction):
 
         _exit_with_taskmanager()
         self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
-        store = CounterStore(self.cluster.connect(), self.s.keyspace)
+        session = self.cluster.connect()
+        self.lease = LeaseKeeper(session, self.s.keyspace, self.owner)
+        store = CounterStore(session, self.s.keyspace)
         m = ctx.get_metrics_group()
         self.m_late = m.counter("late_events")
         # What the writer thread did, as gauges of running totals since this sink started:
@@ -250,7 +301,8 @@ class CounterSink(KeyedProcessFunction):
         self.totals = dict.fromkeys(SINK_METRICS, 0)
         for name in SINK_METRICS:
             m.gauge(name, functools.partial(self.totals.__getitem__, name))
-        self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written)
+        self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
+                                       before_write=self.lease.check)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
         self.background = BackgroundWriter(self.writer, on_round=self._round_done)
         self.late_seen: dict[int, int] = {}
@@ -265,6 +317,8 @@ class CounterSink(KeyedProcessFunction):
         _off_bundle_end(self._bundle_end)
         if getattr(self, "background", None) is not None:
             self.background.stop()
+        if getattr(self, "lease", None) is not None:
+            self.lease.stop()
         if getattr(self, "cluster", None) is not None:
             self.cluster.shutdown()
 
@@ -274,6 +328,7 @@ class CounterSink(KeyedProcessFunction):
 
     def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
+        self.lease.check()
         if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
             item = truth_of(row)
             if item is not None:

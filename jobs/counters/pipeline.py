@@ -141,7 +141,9 @@ def truth_stream(t_env: StreamTableEnvironment, events: DataStream, s: Settings)
                                      ChangelogMode.upsert())
 
 
-def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Settings) -> None:
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Settings,
+          owner: str) -> None:
+    """The job's graph; ``owner`` names this run in the keyspace's writer lease."""
     configure_tables(t_env, s)
     t_env.execute_sql(source_ddl(s))
     raw = t_env.to_data_stream(t_env.from_path("raw_events"))
@@ -155,4 +157,4 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     truths = truth_stream(t_env, decoded, s)
 
     (truths.key_by(lambda row: row["room_id"])
-        .process(CounterSink(s)).name("cassandra-counters").uid("cassandra-counters"))
+        .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters"))

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.writer_lease import LeaseLost
 from jobs.counters.logic import RowKey, Values, Write, behind, plan_write
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,11 @@ class ConvergingWriter:
     def __init__(self, store, settle_ms: int, batch_rows: int = 2000,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_written: Callable[[Write], None] | None = None) -> None:
+                 on_written: Callable[[Write], None] | None = None,
+                 before_write: Callable[[], None] | None = None) -> None:
         self.store = store
+        # raises LeaseLost once this job may no longer write (connectors.writer_lease)
+        self.before_write = before_write
         self.settle_s = settle_ms / 1000
         self.batch_rows = batch_rows
         self.clock, self.sleep = clock, sleep
@@ -81,6 +85,8 @@ class ConvergingWriter:
             try:
                 self._round()
                 backoff = 0.1
+            except LeaseLost:
+                raise  # another job writes these rows now: stop, never retry
             except Exception as exc:  # Cassandra unreachable or overloaded: keep the truths
                 self._doubt()
                 self.stats.failures += 1
@@ -114,6 +120,8 @@ class ConvergingWriter:
             del self.pending[row]
         if not writes:
             return
+        if self.before_write:
+            self.before_write()
         try:
             self.store.write(writes)
             doubtful: set[RowKey] = set()

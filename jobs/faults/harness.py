@@ -185,7 +185,13 @@ class Run:
     # --- the job ---------------------------------------------------------------------------
 
     def submit(self, restore_from: str | None = None) -> str:
-        res = submit(JOB_FILE, self.job_args, detached=True, parallelism=self.parallelism,
+        # A job resumed from a checkpoint or savepoint follows one on the same keyspace: it
+        # waits for the old job's writer lease (after a JobManager loss the old job's tasks
+        # run on, and renew it, until their TaskManager notices: heartbeat.timeout), as two
+        # jobs must never write the same rows.
+        extra_args = ["--lease-wait-ms", "90000"] if restore_from else []
+        res = submit(JOB_FILE, [*self.job_args, *extra_args], detached=True,
+                     parallelism=self.parallelism,
                      restore_from=restore_from, timeout=300, paths=self.h.paths)
         job_id = job_id_of(res.stdout)
         self.job_ids.append(job_id)
