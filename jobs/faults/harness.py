@@ -54,6 +54,26 @@ JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
 PARALLELISM = 2
 
 
+def job_restarts(job_id: str, timeout: float = 2) -> int | None:
+    """How often a job failed and restarted: the larger of Flink's ``numRestarts`` and the
+    number of failures in the job's exception history (``/jobs/<id>/exceptions``; the
+    metric alone was seen to read 0 after a TaskManager kill had restarted the job, because
+    the REST metric store serves a job's metrics only some seconds after a restart). None
+    when neither answered (the JobManager is down or busy)."""
+    got: list[int] = []
+    try:
+        history = rest_get(f"/jobs/{job_id}/exceptions", timeout=timeout)
+        got.append(len(history.get("exceptionHistory", {}).get("entries", [])))
+    except Exception as exc:  # noqa: BLE001 - the metric may still answer
+        log.debug("restarts: exceptions of %s: %s", job_id, exc)
+    try:
+        got += [int(m["value"]) for m in
+                rest_get(f"/jobs/{job_id}/metrics?get=numRestarts", timeout=timeout)]
+    except Exception as exc:  # noqa: BLE001
+        log.debug("restarts: numRestarts of %s: %s", job_id, exc)
+    return max(got) if got else None
+
+
 class HarnessError(RuntimeError):
     """The harness could not drive the run (not a verdict on the job)."""
 
@@ -61,7 +81,7 @@ class HarnessError(RuntimeError):
 @dataclass
 class Monitor:
     """Samples what the job has counted, from outside: the sum of ``room_totals.events``
-    (every 0.5 s) and Flink's ``numRestarts`` of the current job (every 2 s)."""
+    (every 0.5 s) and the current job's restarts (every 2 s, ``job_restarts``)."""
 
     hosts: list[str]
     keyspace: str
@@ -116,13 +136,14 @@ class Monitor:
         if not ids:
             return False
         try:
-            got = rest_get(f"/jobs/{ids[-1]}/metrics?get=numRestarts", timeout=timeout)
-            for m in got:
-                self.restarts[ids[-1]] = max(self.restarts.get(ids[-1], 0), int(m["value"]))
-            return bool(got)
+            n = job_restarts(ids[-1], timeout=timeout)
         except Exception as exc:  # the JobManager is down, restarting or busy
             log.debug("monitor: restarts: %s", exc)
             return False
+        if n is None:
+            return False
+        self.restarts[ids[-1]] = max(self.restarts.get(ids[-1], 0), n)
+        return True
 
     def final_restarts(self, attempts: int = 10) -> None:
         """Read the current job's restart count until the metric store answers (its first
