@@ -12,6 +12,9 @@ group. So the job holds a lease in the keyspace it writes:
 - every sink subtask ``renew``\\ s it every ``RENEW_S`` while the job runs (the same owner
   after a Flink restart: the owner id travels with the job graph), and stops writing with
   ``LeaseLost`` if another job holds it;
+- a sink writes only on a renewal confirmed within ``FRESH_S``: one cut off from Cassandra
+  for longer (its lease may have expired and been taken meanwhile) renews before it writes
+  again;
 - a sink that closes (cancel, stop with savepoint) ``release``\\ s it.
 
 Lightweight transactions (``IF ...``) make claim and renewal atomic; the remaining time is
@@ -30,6 +33,11 @@ log = logging.getLogger(__name__)
 
 TTL_S = 30         # a lease not renewed for this long is free
 RENEW_S = 5        # sinks renew this often
+# A sink writes only while its last confirmed renewal was sent at most this long ago, and
+# renews first otherwise. A write sent then still reaches Cassandra before the lease can
+# expire: FRESH_S + the sink's request timeout (10 s) + Cassandra's counter write timeout (5 s)
+# stay under TTL_S.
+FRESH_S = 2 * RENEW_S
 LIVE_WITHIN_S = 15  # renewed this recently: its job is running (not a leftover of a crash)
 LEASE_NAME = "counters"
 
@@ -65,6 +73,11 @@ class LeaseHeld(Exception):
 
 class LeaseLost(Exception):
     """This job's lease is held by another job now: its sinks must not write."""
+
+
+class LeaseUnconfirmed(Exception):
+    """The lease could not be renewed (Cassandra did not answer) and its last confirmed
+    renewal is too old to write on: the sink waits and tries again, writing nothing."""
 
 
 def new_owner() -> str:

@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from pyflink.common import Row, Types
 from pyflink.common.types import RowKind
@@ -37,7 +38,8 @@ DLQ_TAG = OutputTag("dlq", Types.STRING())
 # the sink's gauges (running totals since the sink started, summed over subtasks in Flink's UI)
 SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
                 "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
-                "sink_rows_read", "sink_failures", "sink_last_round_ms")
+                "sink_rows_read", "sink_failures", "sink_last_round_ms",
+                "persistence_delay_ms")
 
 EVENT_FIELDS = ["kind", "event_id", "room_id", "gift_id", "likes", "gift_count", "gift_value",
                 "ts"]
@@ -223,25 +225,33 @@ class _ForgetOnHostChange:
 class LeaseKeeper:
     """Keeps the keyspace's writer lease (``connectors.writer_lease``) for this job while the
     sink runs: renewed at open and every ``RENEW_S`` on a thread of its own, released at
-    close. ``check()`` raises LeaseLost once another job holds the lease (the writer calls it
-    before every write); a renewal that fails for another reason (Cassandra down) is retried.
+    close. ``check()`` raises LeaseLost once another job holds the lease; ``confirm()``
+    (the writer calls it before every write) also makes sure the last confirmed renewal is
+    fresh (``FRESH_S``), renewing first if it is not: a sink that could not reach Cassandra
+    for a while must not write on a lease that may have expired and been taken meanwhile.
+    A renewal that fails for another reason than LeaseLost (Cassandra down) is retried.
     """
 
-    def __init__(self, session, keyspace: str, owner: str) -> None:
-        from connectors.writer_lease import RENEW_S, WriterLease
+    def __init__(self, lease, owner: str, clock: Callable[[], float] = time.monotonic,
+                 renew_every_s: float | None = None) -> None:
+        from connectors.writer_lease import RENEW_S
 
-        self.lease, self.owner = WriterLease(session, keyspace), owner
+        self.lease, self.owner, self.clock = lease, owner, clock
         self.lost: Exception | None = None
+        self.confirmed_at: float | None = None  # when the last confirmed renewal was sent
         self._stop = threading.Event()
         self._renew()
         self.check()  # another job holds it: fail at open, before any write
-        self._thread = threading.Thread(target=self._run, args=(RENEW_S,), daemon=True,
-                                        name="writer-lease")
-        self._thread.start()
+        self._thread = None
+        if renew_every_s != 0:
+            self._thread = threading.Thread(target=self._run, args=(renew_every_s or RENEW_S,),
+                                            daemon=True, name="writer-lease")
+            self._thread.start()
 
     def _renew(self) -> None:
         from connectors.writer_lease import LeaseLost
 
+        sent = self.clock()
         try:
             self.lease.renew(self.owner)
         except LeaseLost as exc:
@@ -250,6 +260,8 @@ class LeaseKeeper:
         except Exception as exc:  # noqa: BLE001 - Cassandra unreachable: try again later
             log.warning("sink: renewing the writer lease failed: %s: %s",
                         type(exc).__name__, exc)
+        else:
+            self.confirmed_at = max(self.confirmed_at or sent, sent)
 
     def _run(self, every_s: float) -> None:
         while self.lost is None and not self._stop.wait(every_s):
@@ -258,6 +270,27 @@ class LeaseKeeper:
     def check(self) -> None:
         if self.lost is not None:
             raise self.lost
+
+    def fresh(self) -> bool:
+        from connectors.writer_lease import FRESH_S
+
+        return self.confirmed_at is not None and self.clock() - self.confirmed_at <= FRESH_S
+
+    def confirm(self) -> None:
+        """Before a write: LeaseLost if another job holds the lease, LeaseUnconfirmed (the
+        writer retries) if no renewal within ``FRESH_S`` was confirmed and renewing now
+        fails too."""
+        from connectors.writer_lease import FRESH_S, LeaseUnconfirmed
+
+        self.check()
+        if self.fresh():
+            return
+        self._renew()
+        self.check()
+        if not self.fresh():
+            raise LeaseUnconfirmed(
+                f"the writer lease was last confirmed more than {FRESH_S} s ago and cannot "
+                "be renewed now: not writing until it is")
 
     def stop(self) -> None:
         self._stop.set()
@@ -285,12 +318,13 @@ class CounterSink(KeyedProcessFunction):
 
     def open(self, ctx: RuntimeContext) -> None:
         from connectors.cassandra_sink import CounterStore, connect_cluster
+        from connectors.writer_lease import WriterLease
         from jobs.counters.sink import BackgroundWriter, ConvergingWriter
 
         _exit_with_taskmanager()
         self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
         session = self.cluster.connect()
-        self.lease = LeaseKeeper(session, self.s.keyspace, self.owner)
+        self.lease = LeaseKeeper(WriterLease(session, self.s.keyspace), self.owner)
         store = CounterStore(session, self.s.keyspace)
         m = ctx.get_metrics_group()
         self.m_late = m.counter("late_events")
@@ -302,7 +336,7 @@ class CounterSink(KeyedProcessFunction):
         for name in SINK_METRICS:
             m.gauge(name, functools.partial(self.totals.__getitem__, name))
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
-                                       before_write=self.lease.check)
+                                       before_write=self.lease.confirm)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
         self.background = BackgroundWriter(self.writer, on_round=self._round_done)
         self.late_seen: dict[int, int] = {}
@@ -337,7 +371,7 @@ class CounterSink(KeyedProcessFunction):
                     late = row["late_events"]
                     self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
                     self.late_seen[key[1]] = late
-                self.background.offer(key, truth)
+                self.background.offer(key, truth, row["max_ts"])
         return ()  # the sink emits nothing downstream
 
     def _written(self, w) -> None:
@@ -355,3 +389,7 @@ class CounterSink(KeyedProcessFunction):
         t["sink_ambiguous_rows"], t["sink_rows_waiting_for_replay"] = st.ambiguous, st.behind
         t["sink_rows_read"], t["sink_failures"] = st.rows_read, st.failures
         t["sink_last_round_ms"] = int(seconds * 1000)
+        if self.background.round_event_ts:
+            # how old the newest event a round wrote was when the round was confirmed: the
+            # design documents' "persistence delay" (event time from the producer's clock)
+            t["persistence_delay_ms"] = int(time.time() * 1000) - self.background.round_event_ts

@@ -56,7 +56,7 @@ def marked_view_sql(s: Settings) -> str:
     its event id (COUNT over the id's rows in arrival order: 1 = first seen)."""
     return f"""
 CREATE TEMPORARY VIEW marked AS
-SELECT kind, room_id, gift_id, likes, gift_count, gift_value,
+SELECT kind, room_id, gift_id, likes, gift_count, gift_value, ts,
        ts - MOD(ts, {s.window_ms}) AS wstart,
        CASE WHEN rowtime < CURRENT_WATERMARK(rowtime) THEN 1 ELSE 0 END AS late,
        CASE WHEN COUNT(*) OVER (PARTITION BY kind, event_id ORDER BY proctime
@@ -69,7 +69,8 @@ FROM events"""
 # (room, wstart) -> room_windows, (room, kind, gift_id) -> room_gifts (gift rows only).
 # Keys left out of a grouping set read as -1 / '' (never real values: ts >= 2020, kind is
 # always set), so the result has a primary key and leaves the JVM as an upsert stream:
-# one row per changed truth, no retractions for Python to discard.
+# one row per changed truth, no retractions for Python to discard. max_ts, the newest event
+# time a truth covers, is for the sink's persistence_delay_ms metric.
 # The truth rows never expire (STATE_TTL 0); only the dedup state ages out (table.exec.state.ttl).
 TRUTH_SQL = """
 SELECT * FROM (
@@ -81,7 +82,8 @@ SELECT * FROM (
          SUM(gift_value * first_seen) AS gift_value,
          CAST(SUM(first_seen) AS BIGINT) AS events,
          CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
-         CAST(SUM(late * first_seen) AS BIGINT) AS late_events
+         CAST(SUM(late * first_seen) AS BIGINT) AS late_events,
+         MAX(ts) AS max_ts
   FROM marked
   GROUP BY GROUPING SETS ((room_id), (room_id, wstart), (room_id, kind, gift_id))
 ) WHERE kind <> 'like'"""
@@ -97,6 +99,7 @@ TRUTH_SCHEMA = (Schema.new_builder()
                 .column("events", DataTypes.BIGINT())
                 .column("duplicates", DataTypes.BIGINT())
                 .column("late_events", DataTypes.BIGINT())
+                .column("max_ts", DataTypes.BIGINT())
                 .primary_key("room_id", "wstart", "kind", "gift_id")
                 .build())
 

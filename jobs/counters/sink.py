@@ -56,7 +56,8 @@ class ConvergingWriter:
                  on_written: Callable[[Write], None] | None = None,
                  before_write: Callable[[], None] | None = None) -> None:
         self.store = store
-        # raises LeaseLost once this job may no longer write (connectors.writer_lease)
+        # raises LeaseLost once this job may no longer write, LeaseUnconfirmed (retried like
+        # an unreachable Cassandra) while its lease is not confirmed (connectors.writer_lease)
         self.before_write = before_write
         self.settle_s = settle_ms / 1000
         self.batch_rows = batch_rows
@@ -173,7 +174,8 @@ class BackgroundWriter:
     per event. ``drain()`` returns once every truth offered before the call is written (the
     writer's guarantee); the sink calls it at the end of each bundle, so a checkpoint never
     covers an unwritten truth. The writer is only ever used from the thread (no locking in
-    it); ``on_round(seconds)`` is called there after each round.
+    it); ``on_round(seconds)`` is called there after each round, when ``round_event_ts``
+    holds the newest event time the round's truths cover.
     """
 
     def __init__(self, writer: ConvergingWriter,
@@ -182,6 +184,9 @@ class BackgroundWriter:
         self.on_round = on_round
         self._cond = threading.Condition()
         self._incoming: dict[RowKey, Values] = {}
+        self._incoming_ts = 0  # the newest event time offered since the last round began
+        # the newest event time of the truths written by the last round (0: none known)
+        self.round_event_ts = 0
         self._busy = False
         self._stopped = False
         self._failed: BaseException | None = None
@@ -189,10 +194,13 @@ class BackgroundWriter:
                                         daemon=True)
         self._thread.start()
 
-    def offer(self, row: RowKey, truth: Values) -> None:
+    def offer(self, row: RowKey, truth: Values, event_ts: int | None = None) -> None:
+        """``event_ts``: the newest event time (epoch ms) the truth covers, if known."""
         with self._cond:
             self._check()
             self._incoming[row] = truth
+            if event_ts is not None and event_ts > self._incoming_ts:
+                self._incoming_ts = event_ts
             self._cond.notify_all()
 
     def drain(self) -> None:
@@ -221,12 +229,14 @@ class BackgroundWriter:
                 if self._stopped:
                     return
                 batch, self._incoming = self._incoming, {}
+                batch_ts, self._incoming_ts = self._incoming_ts, 0
                 self._busy = True
             try:
                 t0 = time.monotonic()
                 for row, truth in batch.items():
                     self.writer.pending[row] = truth
                 self.writer.flush()
+                self.round_event_ts = batch_ts
                 if self.on_round:
                     self.on_round(time.monotonic() - t0)
             except BaseException as exc:  # never leave a drain waiting on a dead thread

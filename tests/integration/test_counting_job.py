@@ -92,7 +92,8 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         # the job's metrics are in Flink's metric system, and they add up
         metrics = _metric_sums(job_id, [
             "events_in", "dlq_records", "events_counted", "duplicates_dropped", "late_events",
-            "window_results", "sink_rows_written", "sink_writes", "sink_rows_read"],
+            "window_results", "sink_rows_written", "sink_writes", "sink_rows_read",
+            "persistence_delay_ms"],
             until=lambda m: m["events_in"] >= len(workload.messages)
             and m["events_counted"] >= workload.counted)
         assert metrics["events_in"] == len(workload.messages)
@@ -100,6 +101,10 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         assert metrics["events_counted"] == workload.counted
         assert metrics["duplicates_dropped"] == workload.duplicates
         assert metrics["window_results"] > 0 and metrics["sink_rows_written"] > 0
+        # event times are at most 5 s before the workload was made (the newest a truth
+        # covers is what counts), and the job ran for minutes at most: per subtask, a delay
+        # of more than 0 and less than 10 minutes
+        assert 0 < metrics["persistence_delay_ms"] < 2 * 600_000, metrics
     finally:
         import urllib.request
         req = urllib.request.Request(f"{flink_cluster}/jobs/{job_id}?mode=cancel",

@@ -231,6 +231,29 @@ def test_background_writer_writes_everything_offered_before_drain_returns():
         bg.stop()
 
 
+def test_background_writer_reports_the_newest_event_time_of_each_round():
+    from jobs.counters.sink import BackgroundWriter
+
+    seen = []
+    bg = None
+
+    def on_round(_seconds):
+        seen.append(bg.round_event_ts)
+
+    bg = BackgroundWriter(ConvergingWriter(FakeStore(), settle_ms=0), on_round=on_round)
+    try:
+        bg.offer(T, (1, 0, 0, 1, 0), 1_000)
+        bg.offer(W, (1, 0, 0), 3_000)
+        bg.offer(T, (2, 0, 0, 2, 0), 2_000)  # a later truth of an older event
+        bg.drain()
+        assert max(seen) == 3_000
+        bg.offer(G, (1, 5), 500)
+        bg.drain()
+        assert seen[-1] == 500  # each round reports its own truths, not a running maximum
+    finally:
+        bg.stop()
+
+
 def test_background_writer_failure_fails_the_drain():
     from jobs.counters.sink import BackgroundWriter
 
