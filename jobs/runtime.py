@@ -41,6 +41,7 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
         # a mini-cluster must not take the standalone cluster's REST port (8081)
         config.set_string("rest.bind-port", "8082-8199")
         os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
+        _metric_reporters_on_classpath()
         os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs / "flink-embedded"))
         Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
         config.set_string("execution.checkpointing.dir", f"file://{paths.checkpoints}")
@@ -54,6 +55,21 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
     if parallelism is not None:
         env.set_parallelism(parallelism)
     return env
+
+
+def _metric_reporters_on_classpath() -> None:
+    """Put the Prometheus reporter (flink-conf: metrics.reporter.prom) on the embedded JVM's
+    classpath. A cluster loads it from Flink's plugins/ directory, but the local mini-cluster
+    does not look there ("The reporter factory ... could not be found"). PyFlink's local
+    gateway appends ``HADOOP_CLASSPATH`` to its classpath, the one hook it has for this."""
+    import glob
+
+    import pyflink
+
+    jars = glob.glob(os.path.join(os.path.dirname(pyflink.__file__), "plugins",
+                                  "metrics-prometheus", "flink-metrics-prometheus-*.jar"))
+    extra = [p for p in os.environ.get("HADOOP_CLASSPATH", "").split(os.pathsep) if p]
+    os.environ["HADOOP_CLASSPATH"] = os.pathsep.join(extra + [j for j in jars if j not in extra])
 
 
 def flink_conf(conf_dir: Path = FLINK_CONF_DIR) -> dict[str, str]:

@@ -30,6 +30,7 @@ def _as_expected(snap):
 
 
 def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
+    from jobs.counters import watch
     from jobs.counters.provision import provision
     from jobs.counters.settings import Settings
     from jobs.counters.verify import compare, snapshot
@@ -37,6 +38,7 @@ def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
     from local_stack.cassandra import connect
     from local_stack.paths import StackPaths
 
+    ENDPOINTS = watch.DEFAULT_ENDPOINTS  # noqa: N806 - the job's Prometheus endpoints
     s = Settings.parse([])
     provision(s)
     hosts = list(s.cassandra_hosts)
@@ -62,13 +64,20 @@ def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
                 if report.exact or waited > timeout_s or job.poll() is not None:
                     break
                 print(f"[demo] waiting for the counters ({waited:.0f}s): "
-                      f"{len(report.rows_wrong)} of {report.rows_checked} rows still moving",
+                      f"{len(report.rows_wrong)} of {report.rows_checked} rows still moving; "
+                      f"job: {watch.one_line(watch.snapshot(ENDPOINTS, 'live-counters'))}",
                       flush=True)
                 time.sleep(5)
             if not report.exact:
                 print(f"[demo] NOT exact after {waited:.0f}s: {report.summary()}; see {log}")
                 return 1
             print(f"[demo] exact after {waited:.0f}s: {report.summary()}")
+            print("[demo] the job's signals from its Prometheus endpoint (live: "
+                  "./scripts/watch; README \"Watching it\"):")
+            prev = watch.snapshot(ENDPOINTS, "live-counters")
+            time.sleep(2)
+            cur = watch.snapshot(ENDPOINTS, "live-counters")
+            print(watch.render(prev, cur, watch.end_offsets(s.bootstrap, sorted(cur.offsets))))
             top = sorted(session.execute(
                 f"SELECT room_id, likes, gift_count, gift_value FROM {s.keyspace}.room_totals"),
                 key=lambda r: -(r.gift_value or 0))[:10]

@@ -105,6 +105,7 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         # covers is what counts), and the job ran for minutes at most: per subtask, a delay
         # of more than 0 and less than 10 minutes
         assert 0 < metrics["persistence_delay_ms"] < 2 * 600_000, metrics
+        _assert_prometheus_signals(job_id, s, workload)
     finally:
         import urllib.request
         req = urllib.request.Request(f"{flink_cluster}/jobs/{job_id}?mode=cancel",
@@ -126,4 +127,50 @@ def _metric_sums(job_id: str, names: list[str], until=lambda m: True,
         if (set(out) >= set(names) and until(out)) or time.monotonic() > deadline:
             assert set(out) >= set(names), f"metrics missing: {set(names) - set(out)}"
             return out
+        time.sleep(2)
+
+
+def _assert_prometheus_signals(job_id: str, s, workload, timeout_s: float = 90) -> None:
+    """Every signal of README "Watching it", scraped from the cluster's Prometheus endpoints
+    (JobManager and TaskManager), with a plausible value once the job has drained: what it
+    counted equals what was sent, and the lag is back to 0."""
+    from jobs.counters.signals import SIGNALS
+    from jobs.counters.watch import DEFAULT_ENDPOINTS, end_offsets, snapshot
+
+    def plausible(snap) -> list[str]:
+        t = snap.totals
+        want = {sig.key for sig in SIGNALS} - {"events_in_by_partition"}
+        bad = [f"missing {k}" for k in sorted(want - set(t))]
+        if bad:
+            return bad
+        ends = end_offsets(s.bootstrap, sorted(snap.offsets)) or {}
+        return [what for what, ok in [
+            ("events_in", t["events_in"] == len(workload.messages)),
+            ("dlq_records", t["dlq_records"] == workload.invalid),
+            ("events_counted", t["events_counted"] == workload.counted),
+            ("duplicates_dropped", t["duplicates_dropped"] == workload.duplicates),
+            ("late_events", t["late_events"] > 0),
+            ("rows_written", t["rows_written"] > 0), ("rows_read", t["rows_read"] >= 0),
+            ("ambiguous_writes", t["ambiguous_writes"] >= 0),
+            ("lag", t["lag"] == 0),
+            ("persistence_delay", 0 < t["persistence_delay"] < 600_000),
+            ("checkpoint_duration", t["checkpoint_duration"] >= 0),
+            ("checkpoint_size", t["checkpoint_size"] > 0),
+            ("restarts", t["restarts"] == 0),
+            ("partitions", {tp for tp in snap.offsets} == set(ends)
+             and {s.likes_topic, s.gifts_topic} == {tp[0] for tp in ends}),
+            ("lag per partition", all(ends[tp] - off - 1 == 0
+                                      for tp, off in snap.offsets.items() if tp in ends)),
+        ] if not ok]
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        snap = snapshot(DEFAULT_ENDPOINTS, job_id=job_id)
+        wrong = plausible(snap)
+        if not wrong:
+            assert snap.endpoints >= 2  # the JobManager and the TaskManager
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Prometheus signals not plausible: {wrong}; "
+                                 f"{snap.totals} {snap.offsets}")
         time.sleep(2)

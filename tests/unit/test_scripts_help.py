@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
     ("test", ["usage: scripts/test", "-m unit"]),
     ("provision", ["usage: scripts/provision", "--partitions"]),
     ("stack", ["usage: scripts/stack"]),
+    ("watch", ["usage: scripts/watch", "--once", "--job-name"]),
 ])
 def test_help_starts_nothing(script, words, tmp_path):
     # an empty cache directory and no virtual environment: setup would create both

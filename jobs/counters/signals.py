@@ -1,0 +1,66 @@
+"""What operators watch: the job's signals, by their names in Prometheus.
+
+Flink's Prometheus reporter (enabled in ``flink-conf/config.yaml``) serves every metric of the
+JobManager and of each TaskManager on ``http://<host>:<port>/metrics``, the port being the
+first free one of ``metrics.reporter.prom.port`` per process. A metric's Prometheus name is
+``flink_<scope>_<name>``: the job's own metrics (``operators.py``) are operator metrics,
+``flink_taskmanager_job_task_operator_<name>``, one series per subtask (label
+``subtask_index``); Flink's job metrics are ``flink_jobmanager_job_<name>``.
+
+One table for the README, the Grafana dashboard and the alert rules
+(``flink-conf/grafana/``, ``flink-conf/prometheus/``; a unit test holds them to it) and the
+terminal view (``scripts/watch``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OPERATOR = "flink_taskmanager_job_task_operator_"
+JOB = "flink_jobmanager_job_"
+
+
+@dataclass(frozen=True)
+class Signal:
+    key: str          # short name (scripts/watch, README)
+    metric: str       # the Prometheus metric name
+    unit: str
+    combine: str      # over subtasks: "sum" or "max"
+    rate: bool        # a running total: watch its rate per second
+    meaning: str
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("events_in", OPERATOR + "events_in", "events", "sum", True,
+           "Kafka records the decode step read (both topics, valid or not)"),
+    Signal("events_in_by_partition",
+           OPERATOR + "KafkaSourceReader_topic_partition_currentOffset", "offset", "max", True,
+           "the Kafka source's position per topic and partition (labels topic, partition): "
+           "its rate is events in per second per topic"),
+    Signal("lag", OPERATOR + "pendingRecords", "records", "sum", False,
+           "consumer lag: records in Kafka the source has not read yet, per source subtask"),
+    Signal("dlq_records", OPERATOR + "dlq_records", "records", "sum", True,
+           "invalid or malformed records sent to the dead-letter topic"),
+    Signal("duplicates_dropped", OPERATOR + "duplicates_dropped", "events", "sum", True,
+           "repeats of an event id already counted (since the sink subtask started)"),
+    Signal("late_events", OPERATOR + "late_events", "events", "sum", True,
+           "events behind the watermark (counted in totals and in their old window)"),
+    Signal("events_counted", OPERATOR + "events_counted", "events", "sum", True,
+           "events whose counts are confirmed in Cassandra (since the sink subtask started)"),
+    Signal("rows_written", OPERATOR + "sink_rows_written", "rows", "sum", True,
+           "counter rows written (increments sent)"),
+    Signal("rows_read", OPERATOR + "sink_rows_read", "rows", "sum", True,
+           "counter rows read back (at start, after doubt)"),
+    Signal("ambiguous_writes", OPERATOR + "sink_ambiguous_rows", "rows", "sum", True,
+           "rows whose write had an unknown outcome (timeout): re-read, never resent blindly"),
+    Signal("persistence_delay", OPERATOR + "persistence_delay_ms", "ms", "max", False,
+           "how old the newest event of the sink's last confirmed write round was"),
+    Signal("checkpoint_duration", JOB + "lastCheckpointDuration", "ms", "max", False,
+           "duration of the last completed checkpoint"),
+    Signal("checkpoint_size", JOB + "lastCheckpointSize", "bytes", "max", False,
+           "size of the last completed checkpoint"),
+    Signal("restarts", JOB + "numRestarts", "restarts", "max", False,
+           "how often the job restarted since it was submitted"),
+)
+
+BY_KEY = {s.key: s for s in SIGNALS}
