@@ -32,6 +32,13 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
 
+    if not is_submitted():
+        # before the first PyFlink object: creating one (a Configuration too) starts the
+        # embedded gateway JVM, which reads these when it starts
+        os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
+        os.environ.setdefault("FLINK_LOG_DIR", str(StackPaths.from_env().logs / "flink-embedded"))
+        Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
+        _metric_reporters_on_classpath()
     config = Configuration()
     if not is_submitted():
         paths = StackPaths.from_env()
@@ -40,10 +47,6 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
             config.set_string(key, value)
         # a mini-cluster must not take the standalone cluster's REST port (8081)
         config.set_string("rest.bind-port", "8082-8199")
-        os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
-        _metric_reporters_on_classpath()
-        os.environ.setdefault("FLINK_LOG_DIR", str(paths.logs / "flink-embedded"))
-        Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
         config.set_string("execution.checkpointing.dir", f"file://{paths.checkpoints}")
         config.set_string("execution.checkpointing.savepoint-dir", f"file://{paths.savepoints}")
         config.set_string("python.executable", sys.executable)

@@ -88,12 +88,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
     log.info("writer lease of keyspace %s taken by %s", settings.keyspace, owner)
 
+    from jobs.runtime import execution_environment, kafka_connector_jar
+
+    # first: the execution environment prepares the embedded JVM before anything starts it
+    # (importing the pipeline does: its operators module builds PyFlink objects)
+    env = execution_environment([kafka_connector_jar()], settings.parallelism or None)
+
     from pyflink.table import StreamTableEnvironment
 
     from jobs.counters.pipeline import build
-    from jobs.runtime import execution_environment, kafka_connector_jar
 
-    env = execution_environment([kafka_connector_jar()], settings.parallelism or None)
     env.configure(python_bundles(settings.bundle_ms))
     if settings.checkpoint_interval_ms:
         env.enable_checkpointing(settings.checkpoint_interval_ms)

@@ -143,8 +143,7 @@ def end_offsets(bootstrap: str, partitions: list[tuple[str, int]]) -> dict | Non
     try:
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000,
-                                 api_version_auto_timeout_ms=5000)
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
         try:
             got = consumer.end_offsets([TopicPartition(t, p) for t, p in partitions])
         finally:

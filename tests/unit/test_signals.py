@@ -70,6 +70,7 @@ def test_reporter_enabled_on_the_documented_ports():
     prom = conf["metrics"]["reporter"]["prom"]
     assert prom["factory"]["class"].endswith("PrometheusReporterFactory")
     assert prom["port"] == "9249-9259"
+    assert prom["filterLabelValueCharacters"] is False  # topic labels equal Kafka's names
 
 
 _OFF = OPERATOR + "KafkaSourceReader_topic_partition_currentOffset"
