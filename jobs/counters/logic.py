@@ -138,6 +138,26 @@ def day_of(window_start_ms: int) -> int:
     return window_start_ms // DAY_MS
 
 
+class Lateness:
+    """Whether an event is late: its time more than ``delay_ms`` behind the newest event time
+    seen before it on the same input (a bounded-out-of-orderness watermark, advanced by every
+    event instead of periodically). The job keeps one per decode subtask; it feeds only the
+    ``late_events`` metric: late events are counted like any other, and the verdict is not
+    kept across restarts (after one, nothing is late until a newer event has been read)."""
+
+    __slots__ = ("delay_ms", "newest")
+
+    def __init__(self, delay_ms: int) -> None:
+        self.delay_ms = delay_ms
+        self.newest: int | None = None
+
+    def late(self, ts_ms: int) -> bool:
+        if self.newest is None or ts_ms > self.newest:
+            self.newest = ts_ms
+            return False
+        return ts_ms < self.newest - self.delay_ms
+
+
 # --- the sink's rows and arithmetic -------------------------------------------------------
 
 TOTALS = "room_totals"

@@ -24,6 +24,7 @@ from jobs.counters.logic import (
     TOTALS,
     WINDOWS,
     Invalid,
+    Lateness,
     RowKey,
     Values,
     dead_letter,
@@ -42,10 +43,10 @@ SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_
                 "persistence_delay_ms")
 
 EVENT_FIELDS = ["kind", "event_id", "room_id", "gift_id", "likes", "gift_count", "gift_value",
-                "ts"]
+                "ts", "late"]
 EVENT_TYPE = Types.ROW_NAMED(EVENT_FIELDS, [
     Types.STRING(), Types.STRING(), Types.LONG(), Types.INT(), Types.LONG(), Types.LONG(),
-    Types.LONG(), Types.LONG()])
+    Types.LONG(), Types.LONG(), Types.INT()])
 
 
 def _millis(value) -> int | None:
@@ -70,15 +71,19 @@ def dlq_record(reason: str, row: Row) -> str:
 class DecodeAndValidate(ProcessFunction):
     """Kafka record -> event row, or a dead-letter record (side output) with the reason.
 
-    Never raises for bad input: whatever a producer sends, the job keeps running.
+    Never raises for bad input: whatever a producer sends, the job keeps running. The event
+    row's ``late`` is 1 when the event is ``watermark_delay_ms`` behind the newest valid event
+    this subtask has read (``logic.Lateness``; the ``late_events`` metric).
     """
 
-    def __init__(self, likes_topic: str, gifts_topic: str) -> None:
+    def __init__(self, likes_topic: str, gifts_topic: str, watermark_delay_ms: int) -> None:
         self.kind_of_topic = {likes_topic: LIKE, gifts_topic: GIFT}
+        self.watermark_delay_ms = watermark_delay_ms
 
     def open(self, ctx: RuntimeContext) -> None:
         _exit_with_taskmanager()
         self.registry = SchemaRegistry()
+        self.lateness = Lateness(self.watermark_delay_ms)
         metrics = ctx.get_metrics_group()
         self.events_in = metrics.counter("events_in")
         self.dlq_records = metrics.counter("dlq_records")
@@ -103,7 +108,8 @@ class DecodeAndValidate(ProcessFunction):
             yield DLQ_TAG, dlq_record(result.reason, row)
             return
         yield Row(result.kind, result.event_id, result.room_id, result.gift_id, result.likes,
-                  result.gift_count, result.gift_value, result.ts)
+                  result.gift_count, result.gift_value, result.ts,
+                  int(self.lateness.late(result.ts)))
 
 
 def truth_of(row: Row) -> tuple[RowKey, Values] | None:

@@ -52,13 +52,15 @@ CREATE TEMPORARY TABLE raw_events (
 
 
 def marked_view_sql(s: Settings) -> str:
-    """Every valid event with its window, whether it is late, and whether it is the first of
-    its event id (COUNT over the id's rows in arrival order: 1 = first seen)."""
+    """Every valid event with its window, whether it is late (decided by the decode step:
+    Flink's watermark cannot be read here, the mini-batch assigner replaces it with
+    processing-time markers), and whether it is the first of its event id (COUNT over the
+    id's rows in arrival order: 1 = first seen)."""
     return f"""
 CREATE TEMPORARY VIEW marked AS
 SELECT kind, room_id, gift_id, likes, gift_count, gift_value, ts,
        ts - MOD(ts, {s.window_ms}) AS wstart,
-       CASE WHEN rowtime < CURRENT_WATERMARK(rowtime) THEN 1 ELSE 0 END AS late,
+       late,
        CASE WHEN COUNT(*) OVER (PARTITION BY kind, event_id ORDER BY proctime
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) = 1
             THEN 1 ELSE 0 END AS first_seen
@@ -111,7 +113,6 @@ def configure_tables(t_env: StreamTableEnvironment, s: Settings) -> None:
     c.set("table.exec.mini-batch.size", "20000")
     c.set("table.optimizer.agg-phase-strategy", "TWO_PHASE")  # pre-aggregate hot rooms
     c.set("table.exec.state.ttl", f"{s.dedup_horizon_ms} ms")  # the dedup horizon
-    c.set("table.exec.source.idle-timeout", f"{s.idle_timeout_ms} ms")
     # the truth query's upsert key is its grouping key: no extra materialisation needed
     c.set("table.exec.sink.upsert-materialize", "NONE")
 
@@ -133,10 +134,7 @@ def dlq_sink(s: Settings) -> KafkaSink:
 def truth_stream(t_env: StreamTableEnvironment, events: DataStream, s: Settings) -> DataStream:
     """Valid events (EVENT_TYPE rows) -> the upsert stream of counter-row truths (JVM)."""
     table = t_env.from_data_stream(events, Schema.new_builder()
-                                   .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
                                    .column_by_expression("proctime", "PROCTIME()")
-                                   .watermark("rowtime", f"rowtime - INTERVAL "
-                                              f"'{s.watermark_delay_ms / 1000}' SECOND")
                                    .build())
     t_env.create_temporary_view("events", table)
     t_env.execute_sql(marked_view_sql(s))
@@ -151,7 +149,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     t_env.execute_sql(source_ddl(s))
     raw = t_env.to_data_stream(t_env.from_path("raw_events"))
 
-    decoded = (raw.process(DecodeAndValidate(s.likes_topic, s.gifts_topic),
+    decoded = (raw.process(DecodeAndValidate(s.likes_topic, s.gifts_topic,
+                                             s.watermark_delay_ms),
                            output_type=EVENT_TYPE)
                .name("decode-validate").uid("decode-validate"))
     (decoded.get_side_output(DLQ_TAG)

@@ -44,9 +44,8 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("duplicates_dropped", OPERATOR + "duplicates_dropped", "events", "sum", True,
            "repeats of an event id already counted (since the sink subtask started)"),
     Signal("late_events", OPERATOR + "late_events", "events", "sum", True,
-           "events behind the watermark (counted in totals and in their old window); "
-           "known defect: with mini-batching on (the default) nearly every event reads as "
-           "late, see README"),
+           "first-seen events more than --watermark-delay-ms behind the newest event time "
+           "their decode subtask had read (counted in totals and in their old window)"),
     Signal("events_counted", OPERATOR + "events_counted", "events", "sum", True,
            "events whose counts are confirmed in Cassandra (since the sink subtask started)"),
     Signal("rows_written", OPERATOR + "sink_rows_written", "rows", "sum", True,

@@ -113,9 +113,9 @@ def parse_text(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 def scrape(endpoints: list[str], timeout: float = 2.0
-           ) -> tuple[Snapshot, list[tuple[str, dict[str, str], float]]]:
-    """The samples of every endpoint that answers (unreachable ones are skipped: a range of
-    ports has more ports than processes), with an empty snapshot saying when and how many."""
+           ) -> tuple[list[tuple[str, dict[str, str], float]], int]:
+    """The samples of every endpoint that answers, and how many answered (unreachable ones
+    are skipped: a range of ports has more ports than processes)."""
     samples: list[tuple[str, dict[str, str], float]] = []
     answered = 0
     for ep in endpoints:
@@ -125,14 +125,15 @@ def scrape(endpoints: list[str], timeout: float = 2.0
             answered += 1
         except OSError:
             continue
-    return Snapshot(time.time(), endpoints=answered), samples
+    return samples, answered
 
 
 def snapshot(endpoints: list[str], job_name: str | None = None,
              job_id: str | None = None) -> Snapshot:
-    empty, samples = scrape(endpoints)
-    snap = reduce(empty.at, samples, job_name, job_id)
-    snap.endpoints = empty.endpoints
+    at = time.time()
+    samples, answered = scrape(endpoints)
+    snap = reduce(at, samples, job_name, job_id)
+    snap.endpoints = answered
     return snap
 
 

@@ -9,6 +9,7 @@ from jobs.counters.logic import (
     TOTALS,
     Event,
     Invalid,
+    Lateness,
     Write,
     behind,
     day_of,
@@ -111,3 +112,18 @@ def test_replay_after_a_crash_converges_to_the_truth():
             cassandra += w.increment[0]
         assert cassandra <= sum(events)
     assert cassandra == sum(events)
+
+
+def test_lateness_is_behind_the_newest_event_by_more_than_the_delay():
+    lt = Lateness(5_000)
+    assert not lt.late(100_000)           # the first event sets the clock
+    assert not lt.late(95_000)            # exactly the delay behind: in time
+    assert lt.late(94_999)
+    assert not lt.late(200_000)           # a newer event moves the clock
+    assert lt.late(100_000) and not lt.late(196_000)
+    assert lt.newest == 200_000           # late and older events never move it back
+
+
+def test_lateness_starts_over_with_nothing_seen():
+    lt = Lateness(5_000)
+    assert not lt.late(0) and lt.late(-5_001)
