@@ -23,8 +23,11 @@ def is_submitted() -> bool:
     return "PYFLINK_GATEWAY_PORT" in os.environ
 
 
-def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
-    """A StreamExecutionEnvironment with the connector ``jars`` added.
+def execution_environment(jars: Iterable[Path], parallelism: int | None = None,
+                          restore_from: str | None = None):
+    """A StreamExecutionEnvironment with the connector ``jars`` added; an embedded run
+    restores ``restore_from`` (a savepoint or retained checkpoint; a submitted job restores
+    what ``flink run -s`` names).
 
     Must be called before anything else touches PyFlink: the embedded gateway JVM reads
     FLINK_CONF_DIR when it starts.
@@ -50,6 +53,8 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None):
         config.set_string("execution.checkpointing.dir", f"file://{paths.checkpoints}")
         config.set_string("execution.checkpointing.savepoint-dir", f"file://{paths.savepoints}")
         config.set_string("python.executable", sys.executable)
+        if restore_from:
+            config.set_string("execution.state-recovery.path", restore_from)
     env = StreamExecutionEnvironment.get_execution_environment(config)
     missing = [str(j) for j in jars if not Path(j).is_file()]
     if missing:

@@ -29,9 +29,46 @@ def _as_expected(snap):
     return e
 
 
+# The demo counts into a keyspace and consumer group of its own, from empty at each run: a job
+# started without the state of the run before could not go on counting that run's rows (the
+# job refuses to start there: jobs/counters/main.py, counted_without_state).
+DEMO_ARGS = ["--keyspace", "live_counters_demo", "--group-id", "live-counters-demo"]
+
+
+def reset(s) -> str | None:
+    """Empty the demo's keyspace and start its consumer group at the end of the topics (None),
+    or say why not: a demo job still runs."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from connectors.writer_lease import WriterLease
+    from jobs.counters.provision import provision
+    from local_stack.cassandra import connect
+
+    with connect(list(s.cassandra_hosts)) as session:
+        if session.execute("SELECT keyspace_name FROM system_schema.keyspaces "
+                           "WHERE keyspace_name = %s", (s.keyspace,)).one() is not None:
+            holder = WriterLease(session, s.keyspace).holder()
+            if holder is not None and holder.live:
+                return (f"a demo job still counts into keyspace {s.keyspace} "
+                        f"({holder.owner}, e.g. scripts/demo --keep-running): stop it first")
+            session.execute(f"DROP KEYSPACE {s.keyspace}", timeout=120)
+    provision(s)
+    consumer = KafkaConsumer(bootstrap_servers=s.bootstrap, group_id=s.group_id,
+                             enable_auto_commit=False)
+    try:
+        parts = [TopicPartition(t, p) for t in (s.likes_topic, s.gifts_topic)
+                 for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(parts)
+        consumer.assign(parts)
+        consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+    finally:
+        consumer.close()
+    return None
+
+
 def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
     from jobs.counters import watch
-    from jobs.counters.provision import provision
     from jobs.counters.settings import Settings
     from jobs.counters.verify import compare, snapshot
     from jobs.counters.workload import generate, plus, produce
@@ -39,15 +76,20 @@ def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
     from local_stack.paths import StackPaths
 
     ENDPOINTS = watch.DEFAULT_ENDPOINTS  # noqa: N806 - the job's Prometheus endpoints
-    s = Settings.parse([])
-    provision(s)
+    s = Settings.parse(DEMO_ARGS)
     hosts = list(s.cassandra_hosts)
+    refused = reset(s)
+    if refused:
+        print(f"[demo] {refused}", file=sys.stderr)
+        return 1
     with connect(hosts) as session:
         before = _as_expected(snapshot(session, s.keyspace))
     log = StackPaths.from_env().logs / "counters-demo.log"
-    print(f"[demo] starting the counting job on a local mini-cluster (log: {log})", flush=True)
+    print(f"[demo] starting the counting job on a local mini-cluster (keyspace {s.keyspace}, "
+          f"log: {log})", flush=True)
     with open(log, "a") as out:
-        job = subprocess.Popen([sys.executable, "-m", "jobs.counters.main", "--flush-ms", "500"],
+        job = subprocess.Popen([sys.executable, "-m", "jobs.counters.main", *DEMO_ARGS,
+                                "--flush-ms", "500"],
                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wl = generate(int(time.time()), events, rooms, int(time.time() * 1000))

@@ -3,7 +3,8 @@
 
 Before the job starts, this driver takes the keyspace's writer lease
 (``connectors.writer_lease``): it refuses to start a second counting job on a keyspace that a
-running job writes.
+running job writes. It also refuses to start without restored state where an earlier run has
+counted (``counted_without_state``).
 """
 
 from __future__ import annotations
@@ -74,10 +75,84 @@ def take_writer_lease(s: Settings, owner: str, say=log.warning) -> None:
         cluster.shutdown()
 
 
+def release_writer_lease(s: Settings, owner: str) -> None:
+    from connectors.cassandra_sink import connect_cluster
+    from connectors.writer_lease import WriterLease
+
+    cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
+    try:
+        WriterLease(cluster.connect(), s.keyspace).release(owner)
+    finally:
+        cluster.shutdown()
+
+
+def counted_without_state(s: Settings, restoring: bool, committed: dict[tuple[str, int], int],
+                          keyspace_has_counts: bool) -> str | None:
+    """Why a job must not start (None: it may). The sink brings rows to truths the job's
+    state holds since its first run. A job started without that state over a keyspace that
+    holds counts rebuilds every truth only if it reads the topics from their start: not when
+    the consumer group has committed offsets (it resumes after them) or starts at the end
+    (``--startup latest``). Its truths would stay below what the rows hold, and those rows
+    would never move again (the sink waits for a replay that never comes)."""
+    if restoring or not keyspace_has_counts:
+        return None
+    if committed:
+        topics = ", ".join(sorted({t for t, _ in committed}))
+        reads = (f"consumer group {s.group_id} has committed offsets on {topics}: it would "
+                 "count only what follows them")
+    elif s.startup == "latest":
+        reads = "--startup latest: it would count only what follows the end of the topics"
+    else:
+        return None
+    return (f"keyspace {s.keyspace} holds counts, but this job starts without state and "
+            f"{reads}, so the rows already counted would never move again. Resume the job "
+            "that counted them from its savepoint or latest retained checkpoint (flink run -s "
+            "PATH ...; embedded: --from-savepoint PATH), or count into a new keyspace with a "
+            "new consumer group (--keyspace, --group-id)")
+
+
+def committed_offsets(s: Settings) -> dict[tuple[str, int], int]:
+    """The consumer group's committed offsets on the event topics."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000)
+    try:
+        got = admin.list_group_offsets(s.group_id).get(s.group_id, {})
+    finally:
+        admin.close()
+    return {(tp.topic, tp.partition): om.offset for tp, om in got.items()
+            if tp.topic in (s.likes_topic, s.gifts_topic) and om.offset >= 0}
+
+
+def keyspace_has_counts(s: Settings) -> bool:
+    from connectors.cassandra_sink import connect_cluster
+
+    cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
+    try:
+        session = cluster.connect()
+        if session.execute("SELECT keyspace_name FROM system_schema.keyspaces "
+                           "WHERE keyspace_name = %s", (s.keyspace,)).one() is None:
+            return False
+        return session.execute(f"SELECT room_id FROM {s.keyspace}.room_totals LIMIT 1"
+                               ).one() is not None
+    finally:
+        cluster.shutdown()
+
+
+def restore_path(env) -> str | None:
+    """The savepoint or checkpoint this submission restores (``flink run -s``, or
+    ``--from-savepoint`` on an embedded run), if any."""
+    conf = env._j_stream_execution_environment.getConfiguration().toMap()
+    # Flink 2 reads execution.state-recovery.path (execution.savepoint.path before it)
+    return (conf.get("execution.state-recovery.path") or conf.get("execution.savepoint.path")
+            or None)
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.parse(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jobs").setLevel(logging.INFO)  # PyFlink sets the root logger to WARNING
     from connectors.writer_lease import new_owner
 
     owner = new_owner()
@@ -88,11 +163,31 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
     log.info("writer lease of keyspace %s taken by %s", settings.keyspace, owner)
 
-    from jobs.runtime import execution_environment, kafka_connector_jar
+    from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
+
+    if settings.from_savepoint and is_submitted():
+        release_writer_lease(settings, owner)
+        print("error: --from-savepoint is for embedded runs; a submitted job restores with "
+              "flink run -s PATH", file=sys.stderr)
+        sys.exit(2)
 
     # first: the execution environment prepares the embedded JVM before anything starts it
     # (importing the pipeline does: its operators module builds PyFlink objects)
-    env = execution_environment([kafka_connector_jar()], settings.parallelism or None)
+    env = execution_environment([kafka_connector_jar()], settings.parallelism or None,
+                                settings.from_savepoint or None)
+    restoring = restore_path(env)
+    try:
+        refused = counted_without_state(settings, restoring is not None,
+                                        committed_offsets(settings),
+                                        keyspace_has_counts(settings))
+    except Exception as exc:  # noqa: BLE001 - Kafka or Cassandra does not answer
+        refused = f"cannot read the consumer group's offsets or the keyspace: {exc}"
+    if refused:
+        release_writer_lease(settings, owner)
+        print(f"error: the counting job does not start: {refused}", file=sys.stderr)
+        sys.exit(3)
+    if restoring:
+        log.info("restoring the job's state from %s", restoring)
 
     from pyflink.table import StreamTableEnvironment
 

@@ -46,15 +46,16 @@ class Settings:
     flush_ms: int = _s(1_000, "changed truths are emitted and written this often, in ms")
     dedup_horizon_ms: int = _s(2 * 3_600_000, "repeats of an event id within this time "
                                "(processing time, ms) are counted once")
-    watermark_delay_ms: int = _s(5_000, "out-of-orderness allowed before an event counts as "
-                                 "late, in ms")
-    idle_timeout_ms: int = _s(10_000, "an input partition without events stops holding the "
-                              "watermark after this many ms")
+    watermark_delay_ms: int = _s(5_000, "an event more than this behind the newest event "
+                                 "time its decode subtask has read is late (counted all the "
+                                 "same; the late_events metric), in ms")
     settle_ms: int = _s(6_000, "wait before trusting a re-read of rows in doubt, in ms (above "
                         "Cassandra's counter write timeout)")
     bundle_ms: int = _s(10_000, "Python bundle time, in ms: PyFlink buffers a Python "
                         "operator's input up to this long (longer drains a backlog faster, "
                         "shorter makes counts visible sooner)")
+    from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
+                             "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "
                             "give up the keyspace's writer lease before refusing to start (a "
                             "lease left by a job that died is always waited out, at most 30 s)")
@@ -129,7 +130,7 @@ class Settings:
             return (f"--window-ms {self.window_ms} must divide a day (86400000): a window "
                     "never straddles two days")
         for name in ("flush_ms", "settle_ms", "bundle_ms", "dedup_horizon_ms",
-                     "watermark_delay_ms", "idle_timeout_ms", "cassandra_port"):
+                     "watermark_delay_ms", "cassandra_port"):
             if getattr(self, name) <= 0:
                 return f"--{name.replace('_', '-')} must be positive"
         for name in ("checkpoint_interval_ms", "parallelism", "lease_wait_ms"):
