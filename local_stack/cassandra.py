@@ -83,8 +83,16 @@ class CassandraService:
         self.process.start(self.command(), env=env)
 
     def ready(self) -> bool:
-        with connect([HOST], connect_timeout=3) as session:
-            return session.execute("SELECT release_version FROM system.local").one() is not None
+        # while Cassandra starts, each refused probe would log a traceback at ERROR
+        driver_log = logging.getLogger("cassandra.cluster")
+        level = driver_log.level
+        driver_log.setLevel(logging.CRITICAL)
+        try:
+            with connect([HOST], connect_timeout=3) as session:
+                return session.execute("SELECT release_version FROM system.local"
+                                       ).one() is not None
+        finally:
+            driver_log.setLevel(level)
 
 
 @contextmanager
