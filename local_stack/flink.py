@@ -82,12 +82,14 @@ class FlinkService:
         for d in (self.paths.logs / "flink", self.paths.run / "flink",
                   self.paths.checkpoints, self.paths.savepoints):
             d.mkdir(parents=True, exist_ok=True)
+        # started outside the checkout, as on a cluster: Python workers inherit the
+        # TaskManager's directory, and the checkout there would hide what the job's zip lacks
         self.jobmanager.start(
             ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground",
-             *dynamic_properties(self.paths)], env=env)
+             *dynamic_properties(self.paths)], env=env, cwd=self.paths.run / "flink")
         self.taskmanager.start(
             ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground",
-             *dynamic_properties(self.paths)], env=env)
+             *dynamic_properties(self.paths)], env=env, cwd=self.paths.run / "flink")
 
     def ready(self) -> bool:
         overview = rest_get("/overview")
@@ -101,7 +103,7 @@ def rest_get(path: str, timeout: float = 5.0) -> dict:
 
 def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = None,
            detached: bool = False, parallelism: int | None = None,
-           restore_from: str | None = None,
+           restore_from: str | None = None, python: Path | None = None,
            timeout: float | None = None) -> subprocess.CompletedProcess:
     """``flink run -py py_file job_args`` against the local standalone cluster.
 
@@ -110,6 +112,9 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
 
     Attached (the default) returns when the job ends; detached returns once it is submitted.
     ``restore_from`` is a savepoint or retained checkpoint to start from (``flink run -s``).
+    ``python`` is the interpreter of the job's driver and Python workers (``-pyclientexec``,
+    ``-pyexec``; default: ``python`` on the PATH, this project's environment). The client
+    runs outside the checkout, so the job gets its packages from the zip only.
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
@@ -126,9 +131,13 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
         cmd += ["--parallelism", str(parallelism)]
     if restore_from is not None:
         cmd += ["--fromSavepoint", restore_from]
-    cmd += ["-py", str(py_file), *job_args]
+    if python is not None:
+        cmd += ["-pyclientexec", str(python), "-pyexec", str(python)]
+    cmd += ["-py", str(Path(py_file).resolve()), *job_args]
+    outside = paths.run / "flink"
+    outside.mkdir(parents=True, exist_ok=True)
     res = subprocess.run(cmd, env=flink_env(paths), capture_output=True, text=True,
-                         timeout=timeout)
+                         timeout=timeout, cwd=outside)
     if res.returncode != 0:
         raise StackError(f"flink run failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
@@ -197,7 +206,9 @@ def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
     return str(max(done)[1]) if done else None
 
 
-PACKAGES = ("jobs", "connectors", "local_stack")
+# what a cluster's Python workers need besides the dependencies: the code and the schemas the
+# decoder reads next to it (connectors/avro_codec.py, SCHEMAS_DIR)
+PACKAGES = ("jobs", "connectors", "local_stack", "schemas")
 
 
 def package_archive(paths: StackPaths) -> Path:
