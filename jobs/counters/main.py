@@ -139,13 +139,24 @@ def keyspace_has_counts(s: Settings) -> bool:
         cluster.shutdown()
 
 
-def restore_path(env) -> str | None:
-    """The savepoint or checkpoint this submission restores (``flink run -s``, or
-    ``--from-savepoint`` on an embedded run), if any."""
-    conf = env._j_stream_execution_environment.getConfiguration().toMap()
+def restore_source(conf) -> str | None:
+    """Where the job's state may come from, from Flink's configuration (None: nowhere, a
+    start without state): the savepoint or checkpoint of ``flink run -s`` (or
+    ``--from-savepoint`` on an embedded run), or the high-availability store. With high
+    availability on (the Kubernetes operator's deployments), a JobManager that comes back runs
+    this driver again and the job resumes from that store, which the driver cannot see."""
     # Flink 2 reads execution.state-recovery.path (execution.savepoint.path before it)
-    return (conf.get("execution.state-recovery.path") or conf.get("execution.savepoint.path")
-            or None)
+    path = conf.get("execution.state-recovery.path") or conf.get("execution.savepoint.path")
+    if path:
+        return path
+    ha = conf.get("high-availability.type") or conf.get("high-availability") or "NONE"
+    if ha.upper() != "NONE":
+        return f"the high-availability store ({ha}), if it holds this job"
+    return None
+
+
+def restore_path(env) -> str | None:
+    return restore_source(env._j_stream_execution_environment.getConfiguration().toMap())
 
 
 def main(argv: list[str] | None = None) -> None:

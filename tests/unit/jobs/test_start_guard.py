@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.counters.main import counted_without_state
+from jobs.counters.main import counted_without_state, restore_source
 from jobs.counters.settings import Settings
 
 S = Settings.parse([])
@@ -29,3 +29,13 @@ def test_refused_from_the_end_of_the_topics_over_counts():
     latest = Settings.parse(["--startup", "latest"])
     assert "--startup latest" in counted_without_state(latest, False, {}, True)
     assert counted_without_state(latest, False, {}, False) is None
+
+
+def test_where_state_may_come_from():
+    assert restore_source({}) is None
+    assert restore_source({"high-availability.type": "NONE"}) is None
+    assert restore_source({"execution.state-recovery.path": "s3://b/sp-1"}) == "s3://b/sp-1"
+    assert restore_source({"execution.savepoint.path": "file:///sp"}) == "file:///sp"
+    # a JobManager that comes back under high availability runs the driver again, without -s
+    assert "high-availability store (kubernetes)" in restore_source(
+        {"high-availability.type": "kubernetes"})
