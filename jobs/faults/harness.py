@@ -261,18 +261,28 @@ class Run:
 
     # --- pacing ----------------------------------------------------------------------------
 
+    def all_counted(self) -> bool:
+        """Everything produced is counted: the counters have nothing left to move for."""
+        return self.sent == len(self.wl.messages) and self.monitor.counted() >= self.wl.counted
+
     def settle_then(self, lo: float, hi: float, timeout_s: float = 180) -> None:
-        """Wait until the counters moved since the last fault healed, then ``lo``..``hi`` s."""
+        """Wait until the counters moved since the last fault healed (unless everything is
+        counted already: then there is nothing to move), then ``lo``..``hi`` s."""
         since = self.faults[-1].healed_at + 1 if self.faults else 0.0
-        if not self.monitor.wait_moving(since, timeout_s):
-            self.say(f"warning: counters not moving {timeout_s:.0f}s after the last fault")
+        deadline = time.monotonic() + timeout_s
+        while not self.monitor.wait_moving(since, 1.0):
+            if self.all_counted():
+                break
+            if time.monotonic() >= deadline:
+                self.say(f"warning: counters not moving {timeout_s:.0f}s after the last fault")
+                break
         time.sleep(self.rnd.uniform(lo, hi))
 
     def after_write_before_checkpoint(self, timeout_s: float = 60) -> None:
         """Wait for a moment when the sink has written rows that no checkpoint covers yet:
         the counters grew after the latest completed checkpoint."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.all_counted():
             cp = self.latest_checkpoint_time()
             if cp is not None:
                 # the checkpoint's time on the monotonic clock
