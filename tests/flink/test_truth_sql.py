@@ -16,15 +16,15 @@ from jobs.runtime import execution_environment
 pytestmark = pytest.mark.flink
 
 NOW = 1_763_700_000_000
-EVENTS = [  # kind, event_id, room, gift_id, likes, gift_count, gift_value, ts
-    Row("like", "a", 1, 0, 3, 0, 0, NOW),
-    Row("like", "a", 1, 0, 9, 0, 0, NOW),            # repeat of "a": ignored, first wins
-    Row("like", "b", 1, 0, 2, 0, 0, NOW + 61_000),   # next window
-    Row("gift", "a", 1, 7, 0, 2, 500, NOW),          # same id on the gift topic: counted
-    Row("gift", "g", 2, 7, 0, 1, 100, NOW),
-    Row("gift", "h", 2, 8, 0, 4, 40, NOW + 1),
-    Row("like", "c", 1, 0, 5, 0, 0, NOW - 3_600_000),  # an hour late: its own window
-    Row("gift", "g", 2, 7, 0, 1, 100, NOW),          # repeat
+EVENTS = [  # kind, event_id, room, gift_id, likes, gift_count, gift_value, ts, late
+    Row("like", "a", 1, 0, 3, 0, 0, NOW, 0),
+    Row("like", "a", 1, 0, 9, 0, 0, NOW, 0),            # repeat of "a": ignored, first wins
+    Row("like", "b", 1, 0, 2, 0, 0, NOW + 61_000, 0),   # next window
+    Row("gift", "a", 1, 7, 0, 2, 500, NOW, 0),          # same id on the gift topic: counted
+    Row("gift", "g", 2, 7, 0, 1, 100, NOW, 0),
+    Row("gift", "h", 2, 8, 0, 4, 40, NOW + 1, 0),
+    Row("like", "c", 1, 0, 5, 0, 0, NOW - 3_600_000, 1),  # an hour late: its own window
+    Row("gift", "g", 2, 7, 0, 1, 100, NOW, 1),          # repeat (marked late: not counted)
 ]
 
 
@@ -34,12 +34,14 @@ def test_dedup_and_accumulation():
     t_env = StreamTableEnvironment.create(env)
     configure_tables(t_env, s)
     truths = truth_stream(t_env, env.from_collection(EVENTS, type_info=EVENT_TYPE), s)
-    latest = {}
+    latest, late = {}, {}
     with truths.execute_and_collect() as rows:
         for row in rows:
             item = truth_of(row)
             if item is not None:
                 latest[item[0]] = item[1]
+                if item[0][0] == TOTALS:
+                    late[item[0][1]] = row["late_events"]
     w = 60_000
     assert latest == {
         (TOTALS, 1, 0): (10, 2, 500, 4, 1),
@@ -52,3 +54,5 @@ def test_dedup_and_accumulation():
         (GIFTS, 2, 7): (1, 100),
         (GIFTS, 2, 8): (4, 40),
     }
+    # late events the decode step marked, first seen only (a late repeat is not one)
+    assert late == {1: 1, 2: 0}
