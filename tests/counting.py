@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -48,6 +49,32 @@ def wait_until_exact(s: Settings, wl: Workload, timeout_s: float = 300,
     """Poll the tables until they equal the ground truth; the last report either way."""
     return verify.wait_until_exact(list(s.cassandra_hosts), s.keyspace, wl.expected,
                                    timeout_s, alive)
+
+
+def wait_until_committed(s: Settings, timeout_s: float = 120) -> dict[tuple[str, int], int]:
+    """Wait until the job's consumer group has committed, on every partition of the event
+    topics, the end offset: the Kafka source commits on a completed checkpoint, after it, and
+    a checkpoint can complete well after the rows are exact. The committed offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from jobs.counters.main import committed_offsets
+
+    consumer = KafkaConsumer(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000)
+    try:
+        parts = [TopicPartition(t, p) for t in (s.likes_topic, s.gifts_topic)
+                 for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = {(tp.topic, tp.partition): off for tp, off in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = committed_offsets(s)
+        if all(got.get(tp, -1) >= end for tp, end in ends.items()):
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout_s:.0f} s the group {s.group_id} has committed "
+                                 f"{got}, the topics end at {ends}")
+        time.sleep(1)
 
 
 def assert_dead_letters_exact(s: Settings, wl: Workload) -> None:

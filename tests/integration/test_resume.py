@@ -16,7 +16,8 @@ import pytest
 from jobs.counters import verify
 from jobs.counters.workload import generate, plus
 from local_stack.paths import StackPaths
-from tests.counting import JobNames, produce, provision_for, wait_until_exact
+from tests.counting import (JobNames, produce, provision_for, wait_until_committed,
+                            wait_until_exact)
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +59,9 @@ def test_a_job_resumes_from_its_checkpoint_and_refuses_to_start_without_it(
         produce(s, first)
         report = wait_until_exact(s, first, timeout_s=240, alive=lambda: job.poll() is None)
         assert report.exact, report.summary()
-        time.sleep(6)  # a checkpoint (every 2 s) after the last write
+        # a completed checkpoint after the last event, its offsets committed to the group
+        # (the rows can be exact well before: the sink writes ahead of the checkpoint)
+        wait_until_committed(s)
     finally:
         _stop(job, signal.SIGKILL)  # a crash: nothing is cleaned up, the checkpoints stay
     checkpoint = _latest_checkpoint(t0)
