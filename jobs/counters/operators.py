@@ -1,5 +1,5 @@
 """The counting job's Python operators: decode/validate (stateless, per event) and the
-Cassandra sink (keyed by room, per changed counter row). Logic lives in ``logic.py``."""
+Cassandra sink (per changed counter row). Logic lives in ``logic.py``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from pyflink.common import Row, Types
 from pyflink.common.types import RowKind
-from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream import OutputTag, ProcessFunction, RuntimeContext
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
 from jobs.counters.logic import (
@@ -307,10 +307,11 @@ class LeaseKeeper:
                 log.warning("sink: releasing the writer lease failed: %s", exc)
 
 
-class CounterSink(KeyedProcessFunction):
+class CounterSink(ProcessFunction):
     """Brings each counter row in Cassandra to its truth, exactly once.
 
-    Keyed by room (one writer per row). No keyed state and no timers. Truths are handed to a
+    Runs in the aggregation's subtasks (forward): the aggregation is partitioned by the
+    counter row's key, so each row has one writer. No state and no timers. Truths are handed to a
     writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
     while Python waits for the next bundle, and a row that changes again while a write round
     runs is written once with its newest truth. Every truth received is written before the
@@ -366,7 +367,7 @@ class CounterSink(KeyedProcessFunction):
         if threading.get_ident() == self._bundle_thread:
             self.background.drain()
 
-    def process_element(self, row: Row, ctx: KeyedProcessFunction.Context):
+    def process_element(self, row: Row, ctx: ProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
         self.lease.check()
         if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):

@@ -5,7 +5,8 @@
       -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
-      -> Cassandra counter rows brought to their truth             [Python, keyed by room]
+      -> Cassandra counter rows brought to their truth             [Python, chained to the
+                                                                    aggregation's subtasks]
 
 Per-event work stays in the JVM except the stateless decode; keyed state in Python is only
 touched once per changed counter row and flush.
@@ -158,5 +159,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
 
     truths = truth_stream(t_env, decoded, s)
 
-    (truths.key_by(lambda row: row["room_id"])
+    # Chained to the aggregation's subtasks (forward), not keyed again: the aggregation is
+    # partitioned by the counter row's key, so each row has one writer already, and a key_by
+    # would send every truth through Python twice (PyFlink computes keys in a Python map).
+    (truths.forward()
         .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters"))

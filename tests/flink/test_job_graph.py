@@ -1,0 +1,41 @@
+"""The job's graph as Flink plans it: one writer per counter row (the sink runs in the
+subtasks of the aggregation, which is partitioned by the row's key), and no truth crosses
+into Python more than once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyflink.table import StreamTableEnvironment
+
+from jobs.counters.pipeline import build
+from jobs.counters.settings import Settings
+from jobs.runtime import execution_environment, kafka_connector_jar
+
+pytestmark = pytest.mark.flink
+
+
+def _plan() -> dict[int, dict]:
+    env = execution_environment([kafka_connector_jar()], parallelism=2)
+    t_env = StreamTableEnvironment.create(env)
+    build(env, t_env, Settings.parse([]), owner="test-graph")
+    return {n["id"]: n for n in json.loads(env.get_execution_plan())["nodes"]}
+
+
+def test_the_sink_writes_each_row_from_the_aggregation_subtask_that_owns_it():
+    nodes = _plan()
+    sink = [n for n in nodes.values() if n["contents"] == "cassandra-counters"]
+    assert len(sink) == 1, [n["contents"] for n in nodes.values()]
+    (edge,) = sink[0]["predecessors"]
+    assert edge["ship_strategy"] == "FORWARD", edge  # no re-keying, no Python key selector
+    # upstream, through forward edges only, to the aggregation and its hash input
+    node = nodes[edge["id"]]
+    while "GlobalGroupAggregate" not in node["contents"]:
+        (edge,) = node["predecessors"]
+        assert edge["ship_strategy"] == "FORWARD", (node["contents"], edge)
+        node = nodes[edge["id"]]
+    assert "groupBy=[room_id, wstart, kind, gift_id" in node["contents"], node["contents"]
+    (edge,) = node["predecessors"]
+    assert edge["ship_strategy"] == "HASH", edge
+    assert not [n for n in nodes.values() if "key_by" in n["contents"]]
