@@ -28,6 +28,11 @@ def replication_clause(replication: Mapping[str, object]) -> str:
     return "{" + ", ".join(f"'{k}': '{v}'" for k, v in replication.items()) + "}"
 
 
+def keyspace_exists(session, keyspace: str) -> bool:
+    return session.execute("SELECT keyspace_name FROM system_schema.keyspaces "
+                           "WHERE keyspace_name = %s", (keyspace,)).one() is not None
+
+
 def migrate(session, keyspace: str, replication: Mapping[str, object]) -> list[str]:
     """Create the keyspace and tables (and roles when authentication is on); return what ran."""
     if not _IDENT.match(keyspace):

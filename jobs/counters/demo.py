@@ -41,13 +41,13 @@ def reset(s) -> str | None:
     from kafka import KafkaConsumer, TopicPartition
     from kafka.structs import OffsetAndMetadata
 
+    from connectors.cassandra_schema import keyspace_exists
     from connectors.writer_lease import WriterLease
     from jobs.counters.provision import provision
     from local_stack.cassandra import connect
 
     with connect(list(s.cassandra_hosts)) as session:
-        if session.execute("SELECT keyspace_name FROM system_schema.keyspaces "
-                           "WHERE keyspace_name = %s", (s.keyspace,)).one() is not None:
+        if keyspace_exists(session, s.keyspace):
             holder = WriterLease(session, s.keyspace).holder()
             if holder is not None and holder.live:
                 return (f"a demo job still counts into keyspace {s.keyspace} "

@@ -37,53 +37,37 @@ class StartRefused(Exception):
     """The job must not start; ``str()`` says why and what to do."""
 
 
-def take_writer_lease(s: Settings, owner: str, say=log.warning) -> None:
+def take_writer_lease(session, s: Settings, owner: str, say=log.warning) -> None:
     """Claim the keyspace's writer lease for ``owner``. A lease its job no longer renews is
     waited out; one a running job renews is waited for up to ``s.lease_wait_ms``, then
     StartRefused."""
     from cassandra import InvalidRequest
 
-    from connectors.cassandra_sink import connect_cluster
     from connectors.writer_lease import LeaseHeld, WriterLease
 
-    cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
     try:
+        lease = WriterLease(session, s.keyspace)
+    except InvalidRequest as exc:
+        raise StartRefused(f"keyspace {s.keyspace} has no writer_lease table ({exc}): run "
+                           "scripts/provision (idempotent) with the job's settings "
+                           "first") from None
+    deadline = time.monotonic() + s.lease_wait_ms / 1000
+    said = 0.0
+    while True:
         try:
-            lease = WriterLease(cluster.connect(), s.keyspace)
-        except InvalidRequest as exc:
-            raise StartRefused(f"keyspace {s.keyspace} has no writer_lease table ({exc}): run "
-                               "scripts/provision (idempotent) with the job's settings "
-                               "first") from None
-        deadline = time.monotonic() + s.lease_wait_ms / 1000
-        said = 0.0
-        while True:
-            try:
-                lease.claim(owner)
-                return
-            except LeaseHeld as exc:
-                if exc.holder.live and time.monotonic() >= deadline:
-                    raise StartRefused(str(exc)) from None
-                if time.monotonic() - said >= 10:
-                    said = time.monotonic()
-                    why = ("its job still renews it" if exc.holder.live else
-                           "its job stopped renewing it")
-                    say(f"waiting for the writer lease of keyspace {s.keyspace} (held by "
-                        f"{exc.holder.owner}, {why}; free in at most "
-                        f"{exc.holder.ttl_left_s} s)")
-                time.sleep(1.0)
-    finally:
-        cluster.shutdown()
-
-
-def release_writer_lease(s: Settings, owner: str) -> None:
-    from connectors.cassandra_sink import connect_cluster
-    from connectors.writer_lease import WriterLease
-
-    cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
-    try:
-        WriterLease(cluster.connect(), s.keyspace).release(owner)
-    finally:
-        cluster.shutdown()
+            lease.claim(owner)
+            return
+        except LeaseHeld as exc:
+            if exc.holder.live and time.monotonic() >= deadline:
+                raise StartRefused(str(exc)) from None
+            if time.monotonic() - said >= 10:
+                said = time.monotonic()
+                why = ("its job still renews it" if exc.holder.live else
+                       "its job stopped renewing it")
+                say(f"waiting for the writer lease of keyspace {s.keyspace} (held by "
+                    f"{exc.holder.owner}, {why}; free in at most "
+                    f"{exc.holder.ttl_left_s} s)")
+            time.sleep(1.0)
 
 
 def counted_without_state(s: Settings, restoring: bool, committed: dict[tuple[str, int], int],
@@ -124,19 +108,11 @@ def committed_offsets(s: Settings) -> dict[tuple[str, int], int]:
             if tp.topic in (s.likes_topic, s.gifts_topic) and om.offset >= 0}
 
 
-def keyspace_has_counts(s: Settings) -> bool:
-    from connectors.cassandra_sink import connect_cluster
+def keyspace_has_counts(session, keyspace: str) -> bool:
+    from connectors.cassandra_schema import keyspace_exists
 
-    cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
-    try:
-        session = cluster.connect()
-        if session.execute("SELECT keyspace_name FROM system_schema.keyspaces "
-                           "WHERE keyspace_name = %s", (s.keyspace,)).one() is None:
-            return False
-        return session.execute(f"SELECT room_id FROM {s.keyspace}.room_totals LIMIT 1"
-                               ).one() is not None
-    finally:
-        cluster.shutdown()
+    return keyspace_exists(session, keyspace) and session.execute(
+        f"SELECT room_id FROM {keyspace}.room_totals LIMIT 1").one() is not None
 
 
 def restore_source(conf) -> str | None:
@@ -159,16 +135,14 @@ def restore_path(env) -> str | None:
     return restore_source(env._j_stream_execution_environment.getConfiguration().toMap())
 
 
-def main(argv: list[str] | None = None) -> None:
-    settings = Settings.parse(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jobs").setLevel(logging.INFO)  # PyFlink sets the root logger to WARNING
-    from connectors.writer_lease import new_owner
+def prepare(session, settings: Settings, owner: str):
+    """Take the writer lease and check the job may start (exit 2 or 3 if not, the lease
+    released first); the job's execution environment and the savepoint or checkpoint it
+    restores from (None: none)."""
+    from connectors.writer_lease import WriterLease
 
-    owner = new_owner()
     try:
-        take_writer_lease(settings, owner)
+        take_writer_lease(session, settings, owner)
     except StartRefused as exc:
         print(f"error: the counting job does not start: {exc}", file=sys.stderr)
         sys.exit(3)
@@ -176,13 +150,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
 
-    if settings.from_savepoint and is_submitted():
-        release_writer_lease(settings, owner)
-        print("error: --from-savepoint is for embedded runs; a submitted job restores with "
-              "flink run -s PATH", file=sys.stderr)
-        sys.exit(2)
+    def refuse(code: int, why: str):
+        WriterLease(session, settings.keyspace).release(owner)
+        print(f"error: {why}", file=sys.stderr)
+        sys.exit(code)
 
-    # first: the execution environment prepares the embedded JVM before anything starts it
+    if settings.from_savepoint and is_submitted():
+        refuse(2, "--from-savepoint is for embedded runs; a submitted job restores with "
+                  "flink run -s PATH")
+    # the execution environment prepares the embedded JVM before anything starts it
     # (importing the pipeline does: its operators module builds PyFlink objects)
     env = execution_environment([kafka_connector_jar()], settings.parallelism or None,
                                 settings.from_savepoint or None)
@@ -190,13 +166,29 @@ def main(argv: list[str] | None = None) -> None:
     try:
         refused = counted_without_state(settings, restoring is not None,
                                         committed_offsets(settings),
-                                        keyspace_has_counts(settings))
+                                        keyspace_has_counts(session, settings.keyspace))
     except Exception as exc:  # noqa: BLE001 - Kafka or Cassandra does not answer
         refused = f"cannot read the consumer group's offsets or the keyspace: {exc}"
     if refused:
-        release_writer_lease(settings, owner)
-        print(f"error: the counting job does not start: {refused}", file=sys.stderr)
-        sys.exit(3)
+        refuse(3, f"the counting job does not start: {refused}")
+    return env, restoring
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings.parse(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jobs").setLevel(logging.INFO)  # PyFlink sets the root logger to WARNING
+    from connectors.cassandra_sink import connect_cluster
+    from connectors.writer_lease import new_owner
+
+    owner = new_owner()
+    # one Cassandra session for the driver's checks, closed before the job runs
+    cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
+    try:
+        env, restoring = prepare(cluster.connect(), settings, owner)
+    finally:
+        cluster.shutdown()
     if restoring:
         log.info("restoring the job's state from %s", restoring)
 
