@@ -1,11 +1,9 @@
-"""The counting job's Python operators: decode/validate (stateless, per event) and the
-Cassandra sink (per changed counter row). Logic lives in ``logic.py``."""
+"""The counting job's Python operators: decode/validate (stateless, a batch of events at a
+time) and the Cassandra sink (per changed counter row). Logic lives in ``logic.py``."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 import logging
 import os
 import threading
@@ -14,27 +12,22 @@ from collections.abc import Callable
 
 from pyflink.common import Row, Types
 from pyflink.common.types import RowKind
-from pyflink.datastream import OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream import ProcessFunction, RuntimeContext
+from pyflink.table import DataTypes
+from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from connectors.avro_codec import DecodeError, SchemaRegistry
 from jobs.counters.logic import (
     GIFT,
     GIFTS,
-    LIKE,
     TOTALS,
     WINDOWS,
-    Invalid,
-    Lateness,
     RowKey,
     Values,
-    dead_letter,
-    validate,
 )
 from jobs.counters.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DLQ_TAG = OutputTag("dlq", Types.STRING())
 
 # the sink's gauges (running totals since the sink started, summed over subtasks in Flink's UI)
 SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
@@ -47,69 +40,62 @@ EVENT_FIELDS = ["kind", "event_id", "room_id", "gift_id", "likes", "gift_count",
 EVENT_TYPE = Types.ROW_NAMED(EVENT_FIELDS, [
     Types.STRING(), Types.STRING(), Types.LONG(), Types.INT(), Types.LONG(), Types.LONG(),
     Types.LONG(), Types.LONG(), Types.INT()])
+# the decode step's result per Kafka record (decode.DECODED_FIELDS): a dead letter, or an event
+DECODED_TYPE = DataTypes.ROW([
+    DataTypes.FIELD("letter", DataTypes.STRING()),
+    DataTypes.FIELD("kind", DataTypes.STRING()),
+    DataTypes.FIELD("event_id", DataTypes.STRING()),
+    DataTypes.FIELD("room_id", DataTypes.BIGINT()),
+    DataTypes.FIELD("gift_id", DataTypes.INT()),
+    DataTypes.FIELD("likes", DataTypes.BIGINT()),
+    DataTypes.FIELD("gift_count", DataTypes.BIGINT()),
+    DataTypes.FIELD("gift_value", DataTypes.BIGINT()),
+    DataTypes.FIELD("ts", DataTypes.BIGINT()),
+    DataTypes.FIELD("late", DataTypes.INT())])
 
 
-def _millis(value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return int(value.timestamp() * 1000)
-    if hasattr(value, "to_epoch_milli"):  # pyflink's Instant (TIMESTAMP_LTZ)
-        return int(value.to_epoch_milli())
-    return int(value)
-
-
-def dlq_record(reason: str, row: Row) -> str:
-    """The dead-letter message (JSON) of a Kafka record: see ``logic.dead_letter``."""
-    return json.dumps(dead_letter(reason, row["topic"], row["partition"], row["offset"],
-                                  _millis(row["kts"]), row["key"], row["value"]),
-                      sort_keys=True)
-
-
-class DecodeAndValidate(ProcessFunction):
-    """Kafka record -> event row, or a dead-letter record (side output) with the reason.
-
-    Never raises for bad input: whatever a producer sends, the job keeps running. The event
-    row's ``late`` is 1 when the event is ``watermark_delay_ms`` behind the newest valid event
-    this subtask has read (``logic.Lateness``; the ``late_events`` metric).
-    """
+class DecodeEvents(ScalarFunction):
+    """The decode step: a vectorized (pandas) Python function in the job's SQL plan. Flink
+    hands it a batch of Kafka records as Arrow columns; each becomes an event or a dead letter
+    with its reason (``decode.Decoder``). Never raises for bad input: whatever a producer
+    sends, the job keeps running. The event's ``late`` is 1 when it is
+    ``watermark_delay_ms`` behind the newest valid event this subtask has read
+    (``logic.Lateness``; the ``late_events`` metric)."""
 
     def __init__(self, likes_topic: str, gifts_topic: str, watermark_delay_ms: int) -> None:
-        self.kind_of_topic = {likes_topic: LIKE, gifts_topic: GIFT}
+        self.topics = (likes_topic, gifts_topic)
         self.watermark_delay_ms = watermark_delay_ms
 
-    def open(self, ctx: RuntimeContext) -> None:
+    def open(self, function_context: FunctionContext) -> None:
+        from jobs.counters.decode import Decoder
+
         _exit_with_taskmanager()
-        self.registry = SchemaRegistry()
-        self.lateness = Lateness(self.watermark_delay_ms)
-        metrics = ctx.get_metrics_group()
+        self.decoder = Decoder(*self.topics, self.watermark_delay_ms)
+        metrics = function_context.get_metric_group()
         self.events_in = metrics.counter("events_in")
         self.dlq_records = metrics.counter("dlq_records")
 
-    def process_element(self, row: Row, ctx: ProcessFunction.Context):
-        self.events_in.inc()
-        kts = _millis(row["kts"])
-        # the "1 hour ahead" clock: broker append time when the topic records it (the same
-        # verdict on a replay), else this job's clock
-        now = kts if row["ts_type"] == "LogAppendTime" and kts else int(time.time() * 1000)
-        try:
-            name, rec = self.registry.decode(row["value"])
-            result = validate(name, rec, now)
-        except DecodeError as exc:
-            result = Invalid(str(exc))
-        except Exception as exc:  # a record that decodes to something validate cannot read
-            result = Invalid(f"unreadable record: {type(exc).__name__}: {exc}")
-        if not isinstance(result, Invalid) and result.kind != self.kind_of_topic.get(row["topic"]):
-            result = Invalid(f"{result.kind} event on topic {row['topic']}")
-        if isinstance(result, Invalid):
-            self.dlq_records.inc()
-            yield DLQ_TAG, dlq_record(result.reason, row)
-            return
-        yield Row(result.kind, result.event_id, result.room_id, result.gift_id, result.likes,
-                  result.gift_count, result.gift_value, result.ts,
-                  int(self.lateness.late(result.ts)))
+    def eval(self, value, topic, kts, ts_type, key, partition, offset):
+        import pandas as pd
+
+        from jobs.counters.decode import epoch_ms
+
+        out = self.decoder.decode(
+            value.tolist(), topic.tolist(), epoch_ms(kts),
+            (ts_type == "LogAppendTime").tolist(), key.tolist(),
+            [int(p) for p in partition], [int(o) for o in offset], int(time.time() * 1000))
+        self.events_in.inc(len(value))
+        invalid = out.invalid
+        if invalid:
+            self.dlq_records.inc(invalid)
+        return pd.DataFrame(out.columns())
+
+
+def decode_events(likes_topic: str, gifts_topic: str, watermark_delay_ms: int):
+    """The registered function: ``decode_events(value, topic, kts, ts_type, key, partition,
+    offset)`` -> a DECODED_TYPE row."""
+    return udf(DecodeEvents(likes_topic, gifts_topic, watermark_delay_ms),
+               result_type=DECODED_TYPE, func_type="pandas")
 
 
 def truth_of(row: Row) -> tuple[RowKey, Values] | None:

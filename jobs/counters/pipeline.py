@@ -1,26 +1,25 @@
 """Wiring of the counting job.
 
     Kafka live.likes + live.gifts (raw bytes, offsets)           [JVM, SQL source]
-      -> decode + validate  --invalid-->  live.dlq (transactional) [Python, stateless]
+      -> decode + validate  --invalid-->  live.dlq (transactional) [Python, vectorized:
+                                                                    a batch at a time]
       -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
       -> Cassandra counter rows brought to their truth             [Python, chained to the
                                                                     aggregation's subtasks]
 
-Per-event work stays in the JVM except the stateless decode; keyed state in Python is only
-touched once per changed counter row and flush.
+Per-event work stays in the JVM except the stateless decode, which Python does on Arrow
+batches (no per-event crossing between the JVM and Python); Python sees rows one at a time
+only after aggregation, once per changed counter row and flush.
 """
 
 from __future__ import annotations
 
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
-from pyflink.datastream.connectors.base import DeliveryGuarantee
-from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironment
 
-from jobs.counters.operators import DLQ_TAG, EVENT_TYPE, CounterSink, DecodeAndValidate
+from jobs.counters.operators import CounterSink, decode_events
 from jobs.counters.settings import Settings
 
 
@@ -118,26 +117,47 @@ def configure_tables(t_env: StreamTableEnvironment, s: Settings) -> None:
     c.set("table.exec.sink.upsert-materialize", "NONE")
 
 
-def dlq_sink(s: Settings) -> KafkaSink:
+def dead_letters_ddl(s: Settings) -> str:
     """Transactional: a dead letter is published once per checkpoint, also after restarts."""
-    return (KafkaSink.builder()
-            .set_bootstrap_servers(s.bootstrap)
-            .set_record_serializer(KafkaRecordSerializationSchema.builder()
-                                   .set_topic(s.dlq_topic)
-                                   .set_value_serialization_schema(SimpleStringSchema())
-                                   .build())
-            .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
-            .set_transactional_id_prefix(f"{s.group_id}-dlq")
-            .set_property("transaction.timeout.ms", "600000")
-            .build())
+    return f"""
+CREATE TEMPORARY TABLE dead_letters (
+  `letter` STRING
+) WITH (
+  'connector' = 'kafka',
+  'topic' = {_sql_str(s.dlq_topic)},
+  'properties.bootstrap.servers' = {_sql_str(s.bootstrap)},
+  'properties.transaction.timeout.ms' = '600000',
+  'format' = 'raw',
+  'sink.delivery-guarantee' = 'exactly-once',
+  'sink.transactional-id-prefix' = {_sql_str(s.group_id + '-dlq')}
+)"""
 
 
-def truth_stream(t_env: StreamTableEnvironment, events: DataStream, s: Settings) -> DataStream:
-    """Valid events (EVENT_TYPE rows) -> the upsert stream of counter-row truths (JVM)."""
-    table = t_env.from_data_stream(events, Schema.new_builder()
-                                   .column_by_expression("proctime", "PROCTIME()")
-                                   .build())
-    t_env.create_temporary_view("events", table)
+DECODED_SQL = """
+SELECT d.* FROM (
+  SELECT decode_events(`value`, `topic`, `kts`, `ts_type`, `key`, `partition`, `offset`) AS d
+  FROM raw_events)"""
+
+EVENTS_SQL = """
+SELECT kind, event_id, room_id, gift_id, likes, gift_count, gift_value, ts, late, proctime
+FROM decoded WHERE letter IS NULL"""
+
+
+def decoded_table(t_env: StreamTableEnvironment, s: Settings) -> None:
+    """The view ``decoded``: every Kafka record, decoded (a dead letter or an event), with a
+    processing-time column. It passes through a DataStream once so that the events and the
+    dead letters read one decode step (each query on a SQL view is planned apart)."""
+    t_env.execute_sql(source_ddl(s))
+    t_env.create_temporary_function(
+        "decode_events", decode_events(s.likes_topic, s.gifts_topic, s.watermark_delay_ms))
+    decoded = t_env.to_data_stream(t_env.sql_query(DECODED_SQL))
+    t_env.create_temporary_view("decoded", t_env.from_data_stream(
+        decoded, Schema.new_builder().column_by_expression("proctime", "PROCTIME()").build()))
+
+
+def truth_stream(t_env: StreamTableEnvironment, s: Settings) -> DataStream:
+    """The view ``events`` (valid events with a processing-time column) -> the upsert stream
+    of counter-row truths (JVM)."""
     t_env.execute_sql(marked_view_sql(s))
     return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
                                      ChangelogMode.upsert())
@@ -147,18 +167,15 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
           owner: str) -> None:
     """The job's graph; ``owner`` names this run in the keyspace's writer lease."""
     configure_tables(t_env, s)
-    t_env.execute_sql(source_ddl(s))
-    raw = t_env.to_data_stream(t_env.from_path("raw_events"))
+    decoded_table(t_env, s)
+    t_env.create_temporary_view("events", t_env.sql_query(EVENTS_SQL))
+    t_env.execute_sql(dead_letters_ddl(s))
+    dead_letters = t_env.create_statement_set()
+    dead_letters.add_insert_sql("INSERT INTO dead_letters SELECT letter FROM decoded "
+                                "WHERE letter IS NOT NULL")
+    dead_letters.attach_as_datastream()
 
-    decoded = (raw.process(DecodeAndValidate(s.likes_topic, s.gifts_topic,
-                                             s.watermark_delay_ms),
-                           output_type=EVENT_TYPE)
-               .name("decode-validate").uid("decode-validate"))
-    (decoded.get_side_output(DLQ_TAG)
-        .sink_to(dlq_sink(s)).name("dead-letters").uid("dead-letters"))
-
-    truths = truth_stream(t_env, decoded, s)
-
+    truths = truth_stream(t_env, s)
     # Chained to the aggregation's subtasks (forward), not keyed again: the aggregation is
     # partitioned by the counter row's key, so each row has one writer already, and a key_by
     # would send every truth through Python twice (PyFlink computes keys in a Python map).

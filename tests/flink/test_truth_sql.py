@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from pyflink.common import Row
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import Schema, StreamTableEnvironment
 
 from jobs.counters.logic import GIFTS, TOTALS, WINDOWS
 from jobs.counters.operators import EVENT_TYPE, truth_of
@@ -33,7 +33,10 @@ def test_dedup_and_accumulation():
     env = execution_environment([], parallelism=1)
     t_env = StreamTableEnvironment.create(env)
     configure_tables(t_env, s)
-    truths = truth_stream(t_env, env.from_collection(EVENTS, type_info=EVENT_TYPE), s)
+    t_env.create_temporary_view("events", t_env.from_data_stream(
+        env.from_collection(EVENTS, type_info=EVENT_TYPE),
+        Schema.new_builder().column_by_expression("proctime", "PROCTIME()").build()))
+    truths = truth_stream(t_env, s)
     latest, late = {}, {}
     with truths.execute_and_collect() as rows:
         for row in rows:
