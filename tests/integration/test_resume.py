@@ -16,8 +16,7 @@ import pytest
 from jobs.counters import verify
 from jobs.counters.workload import generate, plus
 from local_stack.paths import StackPaths
-from tests.counting import (JobNames, produce, provision_for, wait_until_committed,
-                            wait_until_exact)
+from tests.counting import JobNames, produce, provision_for, wait_until_committed, wait_until_exact
 
 pytestmark = pytest.mark.integration
 
