@@ -3,7 +3,10 @@ on the local stack, each figure checked exact where there is something to check.
 
 Sizes (``Sizes.full`` / ``Sizes.quick``) decide how long it takes; the scenarios are:
 
-1. backlog drain: the counting job over a pre-produced backlog (zipf over the rooms);
+0. live-platform drain: many events per room (10,000,000 over 10,000 rooms, zipf), where the
+   path each event takes through the job sets the pace, not the counter rows;
+1. backlog drain (the long tail): the counting job over a pre-produced backlog (zipf over
+   100,000 rooms, about one counter row filled per two events), where counter rows do;
 2. ceilings on the same backlog: Kafka's own consumer benchmark, Flink's Kafka source into a
    blackhole, and Flink SQL datagen -> 1 s tumbling window -> blackhole (the same room
    distribution);
@@ -41,11 +44,14 @@ log = logging.getLogger(__name__)
 # load.py's names for the room distributions -> the ceiling job's
 CEILING_DISTRIBUTION = {"zipf": "log-uniform", "uniform": "uniform", "hot": "hot"}
 QUIX_LIMIT_S = 300.0  # the Quix peer is stopped after this long (it is the slowest here)
-SCENARIOS = ("drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
+SCENARIOS = ("platform", "drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
+PLATFORM_TARGET = 100_000  # events/s of the live-platform drain (the per-event-path issue)
 
 
 @dataclass(frozen=True)
 class Sizes:
+    platform_events: int      # 0: not run
+    platform_rooms: int
     drain_events: int
     rooms: int
     hot_events: int           # 0: not run
@@ -61,14 +67,16 @@ class Sizes:
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(drain_events=300_000, rooms=100_000, hot_events=200_000, hot_rooms=10_000,
+        return cls(platform_events=10_000_000, platform_rooms=10_000,
+                   drain_events=300_000, rooms=100_000, hot_events=200_000, hot_rooms=10_000,
                    latency_rates=(5_000, 20_000, 50_000), latency_s=60, latency_warmup_s=15,
                    latency_rooms=1_000, scale_rooms=200_000, producer_s=10, quix=True,
                    kafka_ceiling_job=True)
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(drain_events=100_000, rooms=100_000, hot_events=0, hot_rooms=10_000,
+        return cls(platform_events=300_000, platform_rooms=1_000,
+                   drain_events=100_000, rooms=100_000, hot_events=0, hot_rooms=10_000,
                    latency_rates=(5_000,), latency_s=20, latency_warmup_s=15,
                    latency_rooms=1_000, scale_rooms=0, producer_s=3, quix=False,
                    kafka_ceiling_job=False)
@@ -123,6 +131,7 @@ class Suite:
         self.z, self.p, self.only, self.say, self.r = sizes, parallelism, only, progress, result
         self.job_args = list(job_args)  # flags for every counting job of the run
         self.drain: Measurement | None = None
+        self.platform_drain: Measurement | None = None
 
     @staticmethod
     def _every(seconds: float, fn: Callable[[int], None]) -> Callable[[int], None]:
@@ -155,6 +164,23 @@ class Suite:
         return Measurement(scenario, subject, d.messages, d.seconds, d.exact, extra)
 
     # --- the scenarios ---------------------------------------------------------------------
+
+    def platform(self) -> None:
+        """0: many events per room; the long-tail drain (1) is the other regime."""
+        z = self.z
+        if not z.platform_events:
+            return
+        shape = Shape(z.platform_events, z.platform_rooms, "zipf", spread_ms=60_000)
+        self.say(f"[0 live platform] backlog of {shape.events:,} events over "
+                 f"{shape.rooms:,} rooms")
+        backlog = produce_backlog(shape, self.p, extra_args=self.job_args, progress=self.say)
+        try:
+            d = run_drain(backlog, progress=self.say)
+            self.platform_drain = self._drain_measurement("0 live-platform drain",
+                                                          "live-counters job", d)
+            self.r.measurements.append(self.platform_drain)
+        finally:
+            backlog.run.drop()
 
     def backlog_scenarios(self) -> None:
         """1-3: one backlog; the job, the ceilings and the peers each read all of it."""
@@ -394,6 +420,11 @@ class Suite:
 
     def targets(self) -> None:
         ms = self.r.measurements
+        platform = self.platform_drain
+        if platform is not None:
+            v = platform.events_per_s if platform.counts else 0.0
+            self.r.targets.append(Target("live-platform drain", f">= {PLATFORM_TARGET:,} events/s",
+                                         f"{v:,.0f} events/s", v >= PLATFORM_TARGET))
         drain = self.drain
         if drain is not None:
             v = drain.events_per_s if drain.counts else 0.0
@@ -458,7 +489,8 @@ def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
     suite = Suite(sizes, parallelism, only, progress, result, job_args)
     if job_args:
         result.notes.append(f"The counting jobs ran with: {' '.join(job_args)}")
-    steps = [("drain, ceilings, peers", {"drain", "ceilings", "peer"}, suite.backlog_scenarios),
+    steps = [("live platform", {"platform"}, suite.platform),
+             ("drain, ceilings, peers", {"drain", "ceilings", "peer"}, suite.backlog_scenarios),
              ("latency", {"latency"}, suite.latency), ("hot room", {"hot"}, suite.hot_room),
              ("scale", {"scale"}, suite.scale), ("producer", {"producer"}, suite.producer)]
     for name, wanted, step in steps:
