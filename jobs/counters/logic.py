@@ -20,8 +20,8 @@ write whose outcome is unknown (a timeout), once the write can no longer land. C
 applies the rows of one partition in one batch atomically, so a read sees all of a write or
 none of it. A row whose truth is behind what Cassandra already holds (the replay after a
 restart has not caught up yet) is not written until it has caught up, so a counter never goes
-down. One writer per row: the aggregation is partitioned by the row's key and the sink runs
-in its subtasks, so each row belongs to one subtask.
+down. One writer per row: the aggregation is partitioned by the row's key and sink subtask i
+reads only from aggregation subtask i (a forward edge), so each row belongs to one subtask.
 """
 
 from __future__ import annotations

@@ -296,8 +296,9 @@ class LeaseKeeper:
 class CounterSink(ProcessFunction):
     """Brings each counter row in Cassandra to its truth, exactly once.
 
-    Runs in the aggregation's subtasks (forward): the aggregation is partitioned by the
-    counter row's key, so each row has one writer. No state and no timers. Truths are handed to a
+    Reads forward from the aggregation (subtask i from subtask i), in a task of its own: the
+    aggregation is partitioned by the counter row's key, so each row has one writer. No state
+    and no timers. Truths are handed to a
     writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
     while Python waits for the next bundle, and a row that changes again while a write round
     runs is written once with its newest truth. Every truth received is written before the

@@ -6,7 +6,7 @@
       -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
-      -> Cassandra counter rows brought to their truth             [Python, chained to the
+      -> Cassandra counter rows brought to their truth             [Python, forward from the
                                                                     aggregation's subtasks]
 
 Per-event work stays in the JVM except the stateless decode, which Python does on Arrow
@@ -176,8 +176,13 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     dead_letters.attach_as_datastream()
 
     truths = truth_stream(t_env, s)
-    # Chained to the aggregation's subtasks (forward), not keyed again: the aggregation is
-    # partitioned by the counter row's key, so each row has one writer already, and a key_by
-    # would send every truth through Python twice (PyFlink computes keys in a Python map).
+    # Forward from the aggregation's subtasks, not keyed again: the aggregation is partitioned
+    # by the counter row's key, so each row has one writer already, and a key_by would send
+    # every truth through Python twice (PyFlink computes keys in a Python map). A task of its
+    # own, not chained: while the sink waits for its writes at a bundle end, the aggregation
+    # goes on folding new events into truths (chained, the wait stopped it too; measured on
+    # 2 cores: 1M events over 1,000 rooms 10.8-13.0k -> 13.5-16.9k events/s, 300k events
+    # over 100k rooms 2.8k -> 3.7k).
     (truths.forward()
-        .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters"))
+        .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters")
+        .start_new_chain())

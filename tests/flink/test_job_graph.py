@@ -1,6 +1,6 @@
-"""The job's graph as Flink plans it: one writer per counter row (the sink runs in the
-subtasks of the aggregation, which is partitioned by the row's key), and no truth crosses
-into Python more than once."""
+"""The job's graph as Flink plans it: one writer per counter row (the sink reads forward from
+the aggregation, which is partitioned by the row's key), the sink in a task of its own, and
+no truth crosses into Python more than once."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ from jobs.runtime import execution_environment, kafka_connector_jar
 pytestmark = pytest.mark.flink
 
 
-def _plan() -> dict[int, dict]:
+def _env():
     env = execution_environment([kafka_connector_jar()], parallelism=2)
     t_env = StreamTableEnvironment.create(env)
     build(env, t_env, Settings.parse([]), owner="test-graph")
-    return {n["id"]: n for n in json.loads(env.get_execution_plan())["nodes"]}
+    return env
+
+
+def _plan() -> dict[int, dict]:
+    return {n["id"]: n for n in json.loads(_env().get_execution_plan())["nodes"]}
 
 
 def test_the_sink_writes_each_row_from_the_aggregation_subtask_that_owns_it():
@@ -39,3 +43,11 @@ def test_the_sink_writes_each_row_from_the_aggregation_subtask_that_owns_it():
     (edge,) = node["predecessors"]
     assert edge["ship_strategy"] == "HASH", edge
     assert not [n for n in nodes.values() if "key_by" in n["contents"]]
+
+
+def test_the_sink_is_a_task_of_its_own_so_its_waits_do_not_stop_the_aggregation():
+    # the tasks Flink would run (operator chains), from the job graph PyFlink submits
+    graph = _env()._generate_stream_graph(False).getJobGraph()
+    tasks = [v.getName() for v in graph.getVerticesSortedTopologicallyFromSources()]
+    assert tasks[-1] == "cassandra-counters", tasks
+    assert "GlobalGroupAggregate" in tasks[-2], tasks
