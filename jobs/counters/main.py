@@ -99,7 +99,8 @@ def committed_offsets(s: Settings) -> dict[tuple[str, int], int]:
     """The consumer group's committed offsets on the event topics."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000)
+    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000,
+                             **s.kafka.kafka_python())
     try:
         got = admin.list_group_offsets(s.group_id).get(s.group_id, {})
     finally:
