@@ -169,7 +169,9 @@ def prepare(session, settings: Settings, owner: str):
                                         committed_offsets(settings),
                                         keyspace_has_counts(session, settings.keyspace))
     except Exception as exc:  # noqa: BLE001 - Kafka or Cassandra does not answer
-        refused = f"cannot read the consumer group's offsets or the keyspace: {exc}"
+        refused = (f"cannot read the consumer group's offsets or the keyspace: "
+                   f"{type(exc).__name__}: {exc} (check --bootstrap and --kafka-config, "
+                   "--cassandra-hosts and the Cassandra credentials)")
     if refused:
         refuse(3, f"the counting job does not start: {refused}")
     return env, restoring

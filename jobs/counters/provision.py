@@ -16,8 +16,8 @@ from jobs.counters.settings import Settings
 EVENT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 # the settings provisioning reads (the job's other settings do not concern it)
-SETTINGS = ("bootstrap", "kafka_config", "likes_topic", "gifts_topic", "dlq_topic", "cassandra_hosts",
-            "cassandra_port", "keyspace", "replication")
+SETTINGS = ("bootstrap", "kafka_config", "likes_topic", "gifts_topic", "dlq_topic",
+            "cassandra_hosts", "cassandra_port", "keyspace", "replication")
 
 
 def provision(s: Settings, partitions: int = 4, replication: int = 1,
