@@ -28,6 +28,7 @@ from typing import Any
 # the Flink job passes on as it is (client.id, request.timeout.ms, ...)
 SECURITY = ("security.protocol", "sasl.", "ssl.")
 SECRET = re.compile(r"password|jaas", re.IGNORECASE)
+SHADED = "org.apache.flink.kafka.shaded."  # flink-sql-connector-kafka's relocation prefix
 _JAAS_VALUE = r'{}\s*=\s*"((?:[^"\\]|\\.)*)"'
 
 
@@ -61,8 +62,15 @@ class KafkaConfig:
         return cls(read_properties(path)) if path else cls()
 
     def java(self) -> dict[str, str]:
-        """For the Java clients (Flink's Kafka connector): every property, as it is."""
+        """For plain Java Kafka clients: every property, as it is."""
         return dict(self.properties)
+
+    def flink(self) -> dict[str, str]:
+        """For Flink's SQL Kafka connector, whose Kafka client is shaded: class names in the
+        values (the JAAS login module, callback handlers) moved to its package, else the
+        client finds no LoginModule."""
+        return {k: re.sub(r"(?<![\w.])org\.apache\.kafka\.", SHADED + "org.apache.kafka.", v)
+                for k, v in self.properties.items()}
 
     def redacted(self) -> dict[str, str]:
         """For logs: secrets replaced by ``[hidden]``, as Kafka's own clients log them."""

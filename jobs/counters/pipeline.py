@@ -30,7 +30,7 @@ def _sql_str(value: str) -> str:
 def _client_options(s: Settings) -> str:
     """The Kafka client properties of ``--kafka-config`` (TLS, SASL) as connector options."""
     return "".join(f",\n  {_sql_str('properties.' + k)} = {_sql_str(v)}"
-                   for k, v in sorted(s.kafka.java().items()))
+                   for k, v in sorted(s.kafka.flink().items()))
 
 
 def source_ddl(s: Settings) -> str:

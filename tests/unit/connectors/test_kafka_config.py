@@ -39,6 +39,13 @@ def test_the_java_clients_take_every_property_as_it_is(tmp_path):
     assert java["client.id"] == "counters"
 
 
+def test_flinks_shaded_connector_gets_its_relocated_login_module(tmp_path):
+    flink = _config(tmp_path, SASL_SSL).flink()
+    assert flink["sasl.jaas.config"].startswith(
+        "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.scram.ScramLoginModule")
+    assert flink["ssl.truststore.location"] == "/etc/kafka/ca.pem"
+
+
 def test_kafka_python_gets_the_same_security(tmp_path):
     assert _config(tmp_path, SASL_SSL).kafka_python() == {
         "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
