@@ -40,20 +40,25 @@ class DrainResult:
         """Messages drained per second (resends and invalid ones are work too)."""
         return self.messages / self.seconds if self.seconds else 0.0
 
-    def bottleneck(self) -> str:
-        """The operator busiest on average over the samples, with its busy and backpressured
-        shares."""
-        if not self.load:
-            return "no samples"
+    def stages(self) -> list[tuple[str, float, float, float]]:
+        """Per operator chain, averaged over the samples: (name, busy ms/s, backpressured
+        ms/s, records in/s), busiest first."""
         acc: dict[str, list[float]] = {}
         for sample in self.load:
             for op in sample:
-                a = acc.setdefault(op.name, [0.0, 0.0])
+                a = acc.setdefault(op.name, [0.0, 0.0, 0.0])
                 a[0] += op.busy_ms_per_s / len(self.load)
                 a[1] += op.backpressured_ms_per_s / len(self.load)
-        parts = [f"{name}: busy {b:.0f} ms/s, backpressured {p:.0f} ms/s"
-                 for name, (b, p) in sorted(acc.items(), key=lambda kv: -kv[1][0])]
-        return "; ".join(parts)
+                a[2] += op.records_in_per_s / len(self.load)
+        return sorted(((name, *vals) for name, vals in acc.items()), key=lambda t: -t[1])
+
+    def bottleneck(self) -> str:
+        """The operator chains, busiest first, with their busy and backpressured shares and
+        the records they took in per second."""
+        if not self.load:
+            return "no samples"
+        return "; ".join(f"{name}: busy {b:.0f} ms/s, backpressured {p:.0f} ms/s, "
+                         f"{r:,.0f} records/s" for name, b, p, r in self.stages())
 
 
 @dataclass
@@ -168,6 +173,9 @@ def run_drain(backlog: Backlog, *, stall_s: float = 180,
         progress(f"    error: {exc}")
     finally:
         run.cancel()
+    for name, busy, bp, records in result.stages():
+        progress(f"    stage {name[:60]}: busy {busy:.0f} ms/s, backpressured {bp:.0f} ms/s, "
+                 f"{records:,.0f} records/s")
     progress(f"    {result.messages:,} messages in {result.seconds:.1f}s = "
              f"{result.events_per_s:,.0f}/s, exact: {result.exact}")
     return result

@@ -26,11 +26,13 @@ class BenchError(RuntimeError):
 
 @dataclass
 class OperatorLoad:
-    """Share of each second an operator spent busy / backpressured (max over subtasks)."""
+    """Share of each second an operator chain spent busy / backpressured (max over
+    subtasks) and the records it took in per second (sum over subtasks)."""
 
     name: str
     busy_ms_per_s: float
     backpressured_ms_per_s: float
+    records_in_per_s: float = 0.0
 
 
 @dataclass
@@ -95,10 +97,15 @@ class JobRun:
         out = []
         for v in self.job()["vertices"]:
             base = f"/jobs/{self.job_id}/vertices/{v['id']}/subtasks/metrics"
-            vals = {m["id"]: float(m.get("max", 0.0)) for m in rest_get(
-                base + "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond")}
+            got = rest_get(base + "?get=busyTimeMsPerSecond,backPressuredTimeMsPerSecond,"
+                                  "numRecordsInPerSecond,numRecordsOutPerSecond")
+            vals = {m["id"]: float(m.get("max", 0.0)) for m in got}
+            sums = {m["id"]: float(m.get("sum", 0.0)) for m in got}
+            # a source takes nothing in from Flink: its records out are what it read
+            records = sums.get("numRecordsInPerSecond", 0.0) or sums.get(
+                "numRecordsOutPerSecond", 0.0)
             out.append(OperatorLoad(v["name"][:80], vals.get("busyTimeMsPerSecond", 0.0),
-                                    vals.get("backPressuredTimeMsPerSecond", 0.0)))
+                                    vals.get("backPressuredTimeMsPerSecond", 0.0), records))
         return out
 
     def checkpoints(self) -> dict:
