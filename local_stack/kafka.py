@@ -22,6 +22,7 @@ from local_stack import java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
+from local_stack.tls import self_signed
 
 log = logging.getLogger(__name__)
 
@@ -91,34 +92,9 @@ class KafkaService:
 
 
 def tls_material(paths: StackPaths) -> dict[str, str]:
-    """The secured listener's key store (a self-signed certificate for 127.0.0.1 and
-    localhost, made with the JDK's keytool), its certificate as PEM (the clients' trust
-    store) and the passwords, made once in the stack's Kafka config directory."""
-    import json
-    import secrets
-
-    conf = paths.conf("kafka")
-    conf.mkdir(parents=True, exist_ok=True)
-    made = conf / "tls.json"
-    if made.exists():
-        return json.loads(made.read_text())
-    keystore, cert = conf / "broker.p12", conf / "ca.pem"
-    out = {"keystore": str(keystore), "certificate": str(cert),
-           "keystore_password": secrets.token_hex(16), "client_password": secrets.token_hex(16)}
-    keytool = str(java.java_home() / "bin" / "keytool")
-    keystore.unlink(missing_ok=True)
-    for args in (["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048",
-                  "-validity", "3650", "-dname", "CN=localhost",
-                  "-ext", "SAN=ip:127.0.0.1,dns:localhost"],
-                 ["-exportcert", "-rfc", "-alias", "broker", "-file", str(cert)]):
-        res = subprocess.run([keytool, *args, "-keystore", str(keystore), "-storetype",
-                              "PKCS12", "-storepass", out["keystore_password"], "-noprompt"],
-                             capture_output=True, text=True, env=_env())
-        if res.returncode != 0:
-            raise StackError(f"keytool {args[0]} failed:\n{res.stdout}{res.stderr}")
-    made.write_text(json.dumps(out))
-    made.chmod(0o600)
-    return out
+    """The secured listener's key store, its certificate as PEM (the clients' trust store)
+    and the passwords (``local_stack.tls``)."""
+    return self_signed(paths.conf("kafka"), "broker", "client_password")
 
 
 def secure_client_properties(paths: StackPaths) -> Path:

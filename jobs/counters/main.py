@@ -189,7 +189,16 @@ def main(argv: list[str] | None = None) -> None:
     # one Cassandra session for the driver's checks, closed before the job runs
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
-        env, restoring = prepare(cluster.connect(), settings, owner)
+        try:
+            session = cluster.connect()
+        except Exception as exc:  # noqa: BLE001 - unreachable, refused login, TLS mismatch
+            print(f"error: the counting job does not start: cannot connect to Cassandra at "
+                  f"{','.join(settings.cassandra_hosts)}:{settings.cassandra_port}: "
+                  f"{type(exc).__name__}: {exc} (check --cassandra-hosts, --cassandra-port "
+                  "and CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_SSL_CA)",
+                  file=sys.stderr)
+            sys.exit(3)
+        env, restoring = prepare(session, settings, owner)
     finally:
         cluster.shutdown()
     if restoring:
