@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from cassandra import ConsistencyLevel
 from cassandra.query import BatchStatement, BatchType
@@ -40,15 +40,32 @@ class AmbiguousWrite(Exception):
         self.rows = rows
 
 
-def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: float = 10.0):
+def client_security(env: Mapping[str, str], credentials: tuple[str, str] | None = None,
+                    ssl_ca: str | None = None) -> tuple[tuple[str, str] | None, str | None]:
+    """Who the client logs in as and the CA file it trusts for TLS (None: plain text).
+
+    Explicit arguments win; otherwise ``CASSANDRA_USERNAME``/``CASSANDRA_PASSWORD`` (both or
+    neither) and ``CASSANDRA_SSL_CA`` (a PEM file) from the environment, never from argv or
+    files of this project."""
+    if credentials is None:
+        user, password = env.get("CASSANDRA_USERNAME"), env.get("CASSANDRA_PASSWORD")
+        if bool(user) != bool(password):
+            raise ValueError("set both CASSANDRA_USERNAME and CASSANDRA_PASSWORD, or neither")
+        credentials = (user, password) if user else None
+    return credentials, ssl_ca or env.get("CASSANDRA_SSL_CA") or None
+
+
+def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: float = 10.0, *,
+                    credentials: tuple[str, str] | None = None, ssl_ca: str | None = None):
     """A cassandra-driver Cluster (not yet connected) for ``hosts``.
 
-    Token-aware routing; credentials from ``CASSANDRA_USERNAME``/``CASSANDRA_PASSWORD`` when
-    both are set (never from files). A node that went down is retried every 0.5 s, backing off
-    to 5 s (the driver's default backs off to 10 minutes: a sink would stay idle that long
-    after Cassandra came back).
+    Token-aware routing; credentials and TLS as ``client_security`` finds them (TLS verifies
+    the node's certificate and its address against the CA). A node that went down is retried
+    every 0.5 s, backing off to 5 s (the driver's default backs off to 10 minutes: a sink
+    would stay idle that long after Cassandra came back).
     """
     import os
+    import ssl
 
     from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
@@ -58,12 +75,18 @@ def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: flo
         TokenAwarePolicy,
     )
 
-    user, password = os.environ.get("CASSANDRA_USERNAME"), os.environ.get("CASSANDRA_PASSWORD")
-    auth = PlainTextAuthProvider(user, password) if user and password else None
+    credentials, ca = client_security(os.environ, credentials, ssl_ca)
+    auth = PlainTextAuthProvider(*credentials) if credentials else None
+    context = None
+    if ca:
+        if not os.path.isfile(ca):
+            raise FileNotFoundError(f"CASSANDRA_SSL_CA: no such file {ca}")
+        context = ssl.create_default_context(cafile=ca)  # verifies the node and its address
     profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
     return Cluster(list(hosts), port=port, auth_provider=auth, connect_timeout=connect_timeout,
                    protocol_version=5, execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-                   reconnection_policy=ExponentialReconnectionPolicy(0.5, 5.0))
+                   reconnection_policy=ExponentialReconnectionPolicy(0.5, 5.0),
+                   ssl_context=context)
 
 
 def _ts(ms: int) -> dt.datetime:

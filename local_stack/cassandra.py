@@ -1,5 +1,10 @@
 """Cassandra 5.0 of the local stack: one node on 127.0.0.1, started from Maven jars.
 
+A second, secured node can run beside it (``scripts/stack up cassandra-secure``: its own
+single-node cluster on port 9142 with ``PasswordAuthenticator``, ``CassandraAuthorizer`` and
+client TLS required, a self-signed certificate for 127.0.0.1): what the authentication and
+TLS test runs the job against.
+
 There is no Cassandra tarball here: ``scripts/setup`` fetched ``cassandra-all`` and its runtime
 dependencies, and this module runs ``org.apache.cassandra.service.CassandraDaemon`` on Java 17
 with the JVM options Cassandra ships for it (``conf/cassandra-jvm.options``), our own
@@ -13,12 +18,14 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from local_stack import java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
+from local_stack.tls import self_signed
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +34,40 @@ PORT = 9042
 # 2 GiB of heap: memtables get a quarter of it, enough to absorb counter batches from the
 # job without flushing constantly, and it leaves most of a 24 GiB box to Flink and Kafka.
 HEAP = "2G"
+# Cassandra's built-in superuser on a fresh node with PasswordAuthenticator
+SUPERUSER = ("cassandra", "cassandra")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One local Cassandra node and the cluster it alone forms."""
+
+    name: str                     # of the service, its data, config and log files
+    cluster_name: str
+    native_port: int = PORT
+    storage_port: int = 7000
+    jmx_port: int = 7199
+    address: str = HOST
+    secure: bool = False          # password authentication, authorization, client TLS
+    heap: str = HEAP
+
+
+LOCAL = Node("cassandra", "live-counters-local")
+SECURE = Node("cassandra-secure", "live-counters-secure", native_port=9142, storage_port=7100,
+              jmx_port=7299, secure=True, heap="1G")
+
+
+def tls_material(paths: StackPaths, node: Node = SECURE) -> dict[str, str]:
+    """The node's key store and its certificate as PEM (``CASSANDRA_SSL_CA`` for clients)."""
+    return self_signed(paths.conf(node.name), "cassandra")
 
 
 class CassandraService:
-    name = "cassandra"
-
-    def __init__(self, paths: StackPaths) -> None:
+    def __init__(self, paths: StackPaths, node: Node = LOCAL) -> None:
         self.paths = paths
-        self.process = ManagedProcess("cassandra", paths.run, paths.logs)
+        self.node = node
+        self.name = node.name
+        self.process = ManagedProcess(node.name, paths.run, paths.logs)
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -42,20 +75,36 @@ class CassandraService:
 
     @property
     def log_file(self) -> Path:
-        return self.paths.logs / "cassandra.log"
+        return self.paths.logs / f"{self.node.name}.log"
+
+    def _client_encryption(self) -> str:
+        if not self.node.secure:
+            return ""
+        tls = tls_material(self.paths, self.node)
+        return ("client_encryption_options:\n  enabled: true\n  optional: false\n"
+                f"  keystore: {tls['keystore']}\n"
+                f"  keystore_password: {tls['keystore_password']}\n"
+                "  store_type: PKCS12\n  require_client_auth: false\n")
 
     def command(self) -> list[str]:
-        lib, data, conf = self.paths.lib("cassandra"), self.paths.data("cassandra"), \
-            self.paths.conf("cassandra")
+        node = self.node
+        lib, data, conf = self.paths.lib("cassandra"), self.paths.data(node.name), \
+            self.paths.conf(node.name)
         for sub in ("data", "commitlog", "saved_caches", "hints", "cdc_raw", "triggers"):
             (data / sub).mkdir(parents=True, exist_ok=True)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
-        yaml = render("cassandra.yaml", conf, DATA_DIR=data)
-        logback = render("logback.xml", conf, LOG_DIR=self.paths.logs)
+        yaml = render(
+            "cassandra.yaml", conf, DATA_DIR=data, CLUSTER_NAME=node.cluster_name,
+            ADDRESS=node.address, STORAGE_PORT=node.storage_port, NATIVE_PORT=node.native_port,
+            AUTHENTICATOR="PasswordAuthenticator" if node.secure else "AllowAllAuthenticator",
+            AUTHORIZER="CassandraAuthorizer" if node.secure else "AllowAllAuthorizer",
+            CLIENT_ENCRYPTION=self._client_encryption())
+        logback = render("logback.xml", conf, LOG_DIR=self.paths.logs, LOG_NAME=node.name)
         jamm = sorted(lib.glob("jamm-*.jar"))
         if not jamm:
             raise StackError(f"jamm agent jar not found in {lib}: run scripts/setup")
-        options = render("cassandra-jvm.options", conf, JAMM_JAR=jamm[0]).read_text()
+        options = render("cassandra-jvm.options", conf, JAMM_JAR=jamm[0],
+                         JMX_PORT=node.jmx_port).read_text()
         jvm = [line.strip() for line in options.splitlines() if line.strip().startswith("-")]
         prefix = []
         if os.geteuid() == 0 and shutil.which("setpriv"):
@@ -64,7 +113,7 @@ class CassandraService:
             # harmlessly with one warning, as it does for any non-root user.
             prefix = ["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock", "--"]
         return [
-            *prefix, java.java(), f"-Xms{HEAP}", f"-Xmx{HEAP}", *jvm,
+            *prefix, java.java(), f"-Xms{node.heap}", f"-Xmx{node.heap}", *jvm,
             f"-XX:HeapDumpPath={self.paths.logs}",
             f"-Dcassandra.config=file://{yaml}",
             f"-Dcassandra.storagedir={data}",
@@ -88,20 +137,30 @@ class CassandraService:
         level = driver_log.level
         driver_log.setLevel(logging.CRITICAL)
         try:
-            with connect([HOST], connect_timeout=3) as session:
+            with connect([self.node.address], self.node.native_port, connect_timeout=3,
+                         **self.client_options()) as session:
                 return session.execute("SELECT release_version FROM system.local"
                                        ).one() is not None
         finally:
             driver_log.setLevel(level)
 
 
+    def client_options(self, user: tuple[str, str] = SUPERUSER) -> dict:
+        """``connect`` arguments for this node: credentials and the CA file when secured."""
+        if not self.node.secure:
+            return {}
+        return {"credentials": user, "ssl_ca": tls_material(self.paths, self.node)["certificate"]}
+
+
 @contextmanager
 def connect(hosts: Sequence[str], port: int = PORT, keyspace: str | None = None,
-            connect_timeout: float = 10.0) -> Iterator:
+            connect_timeout: float = 10.0, credentials: tuple[str, str] | None = None,
+            ssl_ca: str | None = None) -> Iterator:
     """A cassandra-driver session, closed (with its cluster) on exit."""
     from connectors.cassandra_sink import connect_cluster
 
-    cluster = connect_cluster(hosts, port, connect_timeout)
+    cluster = connect_cluster(hosts, port, connect_timeout, credentials=credentials,
+                              ssl_ca=ssl_ca)
     try:
         yield cluster.connect(keyspace)
     finally:

@@ -15,17 +15,18 @@ from local_stack.process import StackError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/stack", description=__doc__,
-        epilog=f"Services: {', '.join(stack.ALL)}. Without names, up starts "
-               f"{' and '.join(stack.DEFAULT)}; down stops all.")
+        epilog=f"Services: {', '.join(stack.ALL)}; by name only: {', '.join(stack.OPTIONAL)} "
+               "(a second Cassandra with password authentication and client TLS, port 9142). "
+               f"Without names, up starts {' and '.join(stack.DEFAULT)}; down stops all.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start services and wait until they are ready")
     p_up.add_argument("services", nargs="*", default=list(stack.DEFAULT))
     p_up.add_argument("--all", action="store_true", help="also the standalone Flink cluster")
     p_down = sub.add_parser("down", help="stop services (by PID file)")
-    p_down.add_argument("services", nargs="*", default=list(stack.ALL))
+    p_down.add_argument("services", nargs="*", default=list(stack.ORDER))
     sub.add_parser("status", help="what runs, its PID and memory, whether it answers")
     p_logs = sub.add_parser("logs", help="show the end of a service's logs")
-    p_logs.add_argument("service", choices=stack.ALL)
+    p_logs.add_argument("service", choices=stack.ORDER)
     p_logs.add_argument("-n", "--lines", type=int, default=40)
     args = parser.parse_args(argv)
 

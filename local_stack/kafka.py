@@ -22,12 +22,16 @@ from local_stack import java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
+from local_stack.tls import self_signed
 
 log = logging.getLogger(__name__)
 
 PORT = 9092
 CONTROLLER_PORT = 9093
+SECURE_PORT = 9094  # SASL_SSL: SASL PLAIN over TLS (secure_client_properties)
 BOOTSTRAP = f"127.0.0.1:{PORT}"
+SECURE_BOOTSTRAP = f"127.0.0.1:{SECURE_PORT}"
+CLIENT_USER = "live-counters"
 HEALTH_TOPIC = "_live_counters_health"
 HEAP = "-Xmx768m"
 
@@ -56,8 +60,11 @@ class KafkaService:
         if self.process.is_running():
             return
         data, conf = self.paths.data("kafka"), self.paths.conf("kafka")
+        tls = tls_material(self.paths)
         server = render("kafka-server.properties", conf, DATA_DIR=data, PORT=PORT,
-                        CONTROLLER_PORT=CONTROLLER_PORT)
+                        CONTROLLER_PORT=CONTROLLER_PORT, SECURE_PORT=SECURE_PORT,
+                        CLIENT_USER=CLIENT_USER, CLIENT_PASSWORD=tls["client_password"],
+                        KEYSTORE=tls["keystore"], KEYSTORE_PASSWORD=tls["keystore_password"])
         log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=self.paths.logs)
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         if not (data / "meta.properties").exists():
@@ -82,6 +89,24 @@ class KafkaService:
     def ready(self) -> bool:
         ensure_topics(BOOTSTRAP, [HEALTH_TOPIC], partitions=1)
         return round_trip(BOOTSTRAP, HEALTH_TOPIC)
+
+
+def tls_material(paths: StackPaths) -> dict[str, str]:
+    """The secured listener's key store, its certificate as PEM (the clients' trust store)
+    and the passwords (``local_stack.tls``)."""
+    return self_signed(paths.conf("kafka"), "broker", "client_password")
+
+
+def secure_client_properties(paths: StackPaths) -> Path:
+    """A Kafka client properties file (``--kafka-config``) for the secured listener."""
+    tls = tls_material(paths)
+    out = paths.conf("kafka") / "client-sasl-ssl.properties"
+    out.write_text("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n"
+                   "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+                   f'required username="{CLIENT_USER}" password="{tls["client_password"]}";\n'
+                   f"ssl.truststore.type=PEM\nssl.truststore.location={tls['certificate']}\n")
+    out.chmod(0o600)
+    return out
 
 
 def new_cluster_id() -> str:

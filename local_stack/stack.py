@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from local_stack.cassandra import CassandraService
+from local_stack.cassandra import SECURE, CassandraService
 from local_stack.flink import FlinkService
 from local_stack.kafka import KafkaService
 from local_stack.paths import StackPaths
@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 
 ALL = ("kafka", "cassandra", "flink")
 DEFAULT = ("kafka", "cassandra")
-READY_TIMEOUT_S = {"kafka": 90.0, "cassandra": 240.0, "flink": 120.0}
+# started only by name: a second Cassandra with password authentication and client TLS
+OPTIONAL = ("cassandra-secure",)
+ORDER = ("kafka", "cassandra", "cassandra-secure", "flink")  # started in this order
+READY_TIMEOUT_S = {"kafka": 90.0, "cassandra": 240.0, "cassandra-secure": 240.0,
+                   "flink": 120.0}
 
 Progress = Callable[[str], None]
 
@@ -35,14 +39,14 @@ class Service(Protocol):
 
 def services(paths: StackPaths) -> dict[str, Service]:
     return {"kafka": KafkaService(paths), "cassandra": CassandraService(paths),
-            "flink": FlinkService(paths)}
+            "cassandra-secure": CassandraService(paths, SECURE), "flink": FlinkService(paths)}
 
 
 def _check(names: Iterable[str]) -> list[str]:
     names = list(names)
-    unknown = [n for n in names if n not in ALL]
+    unknown = [n for n in names if n not in ORDER]
     if unknown:
-        raise StackError(f"unknown service(s) {unknown}; known: {', '.join(ALL)}")
+        raise StackError(f"unknown service(s) {unknown}; known: {', '.join(ORDER)}")
     return names
 
 
@@ -72,12 +76,12 @@ def up(names: Iterable[str] = DEFAULT, paths: StackPaths | None = None,
     return took
 
 
-def down(names: Iterable[str] = ALL, paths: StackPaths | None = None,
+def down(names: Iterable[str] = ORDER, paths: StackPaths | None = None,
          progress: Progress = print) -> None:
     """Stop the named services (Flink first, Kafka last), each by its PID file."""
     paths = paths or StackPaths.from_env()
     svcs = services(paths)
-    for name in reversed([n for n in ALL if n in _check(names)]):
+    for name in reversed([n for n in ORDER if n in _check(names)]):
         for proc in reversed(svcs[name].processes):
             if proc.stop():
                 progress(f"stopped {proc.name}")
@@ -97,6 +101,8 @@ def status(paths: StackPaths | None = None) -> list[ProcessStatus]:
     rows = []
     for name, svc in services(paths).items():
         running = all(p.is_running() for p in svc.processes)
+        if name in OPTIONAL and not running:
+            continue  # started only by name: listed while it runs
         ready = None
         if running:
             try:

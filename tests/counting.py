@@ -48,7 +48,7 @@ def wait_until_exact(s: Settings, wl: Workload, timeout_s: float = 300,
                      alive=lambda: True) -> Report:
     """Poll the tables until they equal the ground truth; the last report either way."""
     return verify.wait_until_exact(list(s.cassandra_hosts), s.keyspace, wl.expected,
-                                   timeout_s, alive)
+                                   timeout_s, alive, port=s.cassandra_port)
 
 
 def wait_until_committed(s: Settings, timeout_s: float = 120) -> dict[tuple[str, int], int]:

@@ -99,7 +99,8 @@ def committed_offsets(s: Settings) -> dict[tuple[str, int], int]:
     """The consumer group's committed offsets on the event topics."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000)
+    admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000,
+                             **s.kafka.kafka_python())
     try:
         got = admin.list_group_offsets(s.group_id).get(s.group_id, {})
     finally:
@@ -168,7 +169,9 @@ def prepare(session, settings: Settings, owner: str):
                                         committed_offsets(settings),
                                         keyspace_has_counts(session, settings.keyspace))
     except Exception as exc:  # noqa: BLE001 - Kafka or Cassandra does not answer
-        refused = f"cannot read the consumer group's offsets or the keyspace: {exc}"
+        refused = (f"cannot read the consumer group's offsets or the keyspace: "
+                   f"{type(exc).__name__}: {exc} (check --bootstrap and --kafka-config, "
+                   "--cassandra-hosts and the Cassandra credentials)")
     if refused:
         refuse(3, f"the counting job does not start: {refused}")
     return env, restoring
@@ -186,7 +189,16 @@ def main(argv: list[str] | None = None) -> None:
     # one Cassandra session for the driver's checks, closed before the job runs
     cluster = connect_cluster(settings.cassandra_hosts, settings.cassandra_port)
     try:
-        env, restoring = prepare(cluster.connect(), settings, owner)
+        try:
+            session = cluster.connect()
+        except Exception as exc:  # noqa: BLE001 - unreachable, refused login, TLS mismatch
+            print(f"error: the counting job does not start: cannot connect to Cassandra at "
+                  f"{','.join(settings.cassandra_hosts)}:{settings.cassandra_port}: "
+                  f"{type(exc).__name__}: {exc} (check --cassandra-hosts, --cassandra-port "
+                  "and CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_SSL_CA)",
+                  file=sys.stderr)
+            sys.exit(3)
+        env, restoring = prepare(session, settings, owner)
     finally:
         cluster.shutdown()
     if restoring:

@@ -27,6 +27,12 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _client_options(s: Settings) -> str:
+    """The Kafka client properties of ``--kafka-config`` (TLS, SASL) as connector options."""
+    return "".join(f",\n  {_sql_str('properties.' + k)} = {_sql_str(v)}"
+                   for k, v in sorted(s.kafka.flink().items()))
+
+
 def source_ddl(s: Settings) -> str:
     return f"""
 CREATE TEMPORARY TABLE raw_events (
@@ -47,7 +53,7 @@ CREATE TEMPORARY TABLE raw_events (
   'key.format' = 'raw',
   'key.fields' = 'key',
   'value.format' = 'raw',
-  'value.fields-include' = 'EXCEPT_KEY'
+  'value.fields-include' = 'EXCEPT_KEY'{_client_options(s)}
 )"""
 
 
@@ -129,7 +135,7 @@ CREATE TEMPORARY TABLE dead_letters (
   'properties.transaction.timeout.ms' = '600000',
   'format' = 'raw',
   'sink.delivery-guarantee' = 'exactly-once',
-  'sink.transactional-id-prefix' = {_sql_str(s.group_id + '-dlq')}
+  'sink.transactional-id-prefix' = {_sql_str(s.group_id + '-dlq')}{_client_options(s)}
 )"""
 
 

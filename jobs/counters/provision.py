@@ -16,8 +16,8 @@ from jobs.counters.settings import Settings
 EVENT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 # the settings provisioning reads (the job's other settings do not concern it)
-SETTINGS = ("bootstrap", "likes_topic", "gifts_topic", "dlq_topic", "cassandra_hosts",
-            "cassandra_port", "keyspace", "replication")
+SETTINGS = ("bootstrap", "kafka_config", "likes_topic", "gifts_topic", "dlq_topic",
+            "cassandra_hosts", "cassandra_port", "keyspace", "replication")
 
 
 def provision(s: Settings, partitions: int = 4, replication: int = 1,
@@ -30,9 +30,10 @@ def provision(s: Settings, partitions: int = 4, replication: int = 1,
 
     common = ({"min.insync.replicas": str(min_insync_replicas)}
               if min_insync_replicas is not None else {})
+    client = s.kafka.kafka_python()
     ensure_topics(s.bootstrap, [s.likes_topic, s.gifts_topic], partitions, replication,
-                  common | EVENT_TOPIC_CONFIG | (topic_config or {}))
-    ensure_topics(s.bootstrap, [s.dlq_topic], partitions, replication, common)
+                  common | EVENT_TOPIC_CONFIG | (topic_config or {}), client)
+    ensure_topics(s.bootstrap, [s.dlq_topic], partitions, replication, common, client)
     cluster = connect_cluster(s.cassandra_hosts, s.cassandra_port)
     try:
         migrate(cluster.connect(), s.keyspace, s.replication_map)

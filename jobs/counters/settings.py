@@ -28,6 +28,9 @@ class Settings:
     """Job concerns only; cluster concerns (checkpoint storage, state backend) are flink-conf/."""
 
     bootstrap: str = _s("127.0.0.1:9092", "Kafka bootstrap servers (host:port,...)")
+    kafka_config: str = _s("", "Kafka client properties file (the Java format Kafka's tools "
+                           "read with --command-config): security.protocol, sasl.*, ssl.* "
+                           "for every Kafka client of the job (connectors/kafka_config.py)")
     likes_topic: str = _s("live.likes", "topic of like events")
     gifts_topic: str = _s("live.gifts", "topic of gift events")
     dlq_topic: str = _s("live.dlq", "dead-letter topic: invalid messages with their reason")
@@ -63,6 +66,13 @@ class Settings:
     parallelism: int = _s(0, "parallelism of the job; 0: the cluster's default")
 
     # --- derived values ------------------------------------------------------------------
+
+    @property
+    def kafka(self):
+        """The Kafka client settings (``connectors.kafka_config.KafkaConfig``)."""
+        from connectors.kafka_config import KafkaConfig
+
+        return KafkaConfig.from_file(self.kafka_config)
 
     @property
     def replication_map(self) -> dict[str, str]:

@@ -93,13 +93,13 @@ def digests(values: Iterable[bytes | None]) -> list[str | None]:
 
 def wait_until_exact(hosts: list[str], keyspace: str, expected: Expected,
                      timeout_s: float = 300, alive: Callable[[], bool] = lambda: True,
-                     poll_s: float = 3.0) -> Report:
+                     poll_s: float = 3.0, port: int = 9042) -> Report:
     """Poll the tables until they equal ``expected``; the last report either way (also when
     ``alive()`` turns false)."""
     from local_stack.cassandra import connect
 
     deadline = time.monotonic() + timeout_s
-    with connect(list(hosts)) as session:
+    with connect(list(hosts), port) as session:
         while True:
             report = compare(expected, snapshot(session, keyspace))
             if report.exact or time.monotonic() > deadline or not alive():

@@ -48,9 +48,12 @@ def test_flink_conf_dir_has_the_log_configs_flinks_scripts_expect():
 
 
 def test_render_fills_every_token(tmp_path):
-    out = render("kafka-server.properties", tmp_path, DATA_DIR="/d", PORT=1, CONTROLLER_PORT=2)
+    out = render("kafka-server.properties", tmp_path, DATA_DIR="/d", PORT=1, CONTROLLER_PORT=2,
+                 SECURE_PORT=3, CLIENT_USER="u", CLIENT_PASSWORD="p", KEYSTORE="/k.p12",
+                 KEYSTORE_PASSWORD="kp")
     text = out.read_text()
     assert "log.dirs=/d" in text and "127.0.0.1:1" in text and "@" not in text.replace("1@", "")
+    assert "SASL_SSL://127.0.0.1:3" in text and 'user_u="p"' in text
 
 
 def test_render_refuses_a_missing_value(tmp_path):
