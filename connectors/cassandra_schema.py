@@ -42,7 +42,13 @@ def migrate(session, keyspace: str, replication: Mapping[str, object]) -> list[s
     for path in sorted(CQL_DIR.glob("[0-9]*.cql")):
         ran += statements(path, keyspace=keyspace)
     if authentication_enabled(session):
-        ran += statements(CQL_DIR / "roles.cql", keyspace=keyspace, **role_settings())
+        roles = role_settings()
+        ran += statements(CQL_DIR / "roles.cql", keyspace=keyspace, **roles)
+        # a role made by an earlier run gets the password the environment gives now (how
+        # passwords are rotated); one made by this run has it already, and Cassandra refuses
+        # a second password change within seconds
+        ran += [f"ALTER ROLE {roles[r]} WITH PASSWORD = '{roles[r + '_password']}'"
+                for r in ("writer", "analyst") if role_exists(session, roles[r])]
     for stmt in ran:
         session.execute(stmt)
     session.cluster.control_connection.wait_for_schema_agreement()
@@ -53,6 +59,11 @@ def authentication_enabled(session) -> bool:
     row = session.execute("SELECT value FROM system_views.settings "
                           "WHERE name = 'authenticator.class_name'").one()
     return row is not None and "AllowAll" not in (row.value or "AllowAll")
+
+
+def role_exists(session, role: str) -> bool:
+    return session.execute("SELECT role FROM system_auth.roles WHERE role = %s",
+                           (role,)).one() is not None
 
 
 def role_settings() -> dict[str, str]:
