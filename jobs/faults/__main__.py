@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         size = replace(size, events=a.events)
     keys = a.scenario or sorted(SCENARIOS)
     h = Harness(progress=lambda m: print(m, flush=True))
-    started = [name for name, svc in h.services.items()
-               if not all(proc.is_running() for proc in svc.processes)]
+    started = [name for name, svc in h.services.items() if name in stack.ALL
+               and not all(proc.is_running() for proc in svc.processes)]
     print(f"[faults] {len(keys)} scenarios x {len(a.seeds)} seeds, {size.events:,} messages "
           f"per run; starting {', '.join(started) or 'nothing (all running)'}", flush=True)
     t0 = time.monotonic()
