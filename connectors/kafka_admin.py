@@ -24,3 +24,20 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int = 4,
                 pass  # created meanwhile by another caller
     finally:
         admin.close()
+
+
+def end_offsets(bootstrap: str, topics: list[str], client: dict | None = None,
+                request_timeout_ms: int = 15_000) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of ``topics``, by (topic, partition). ``client``:
+    kafka-python security settings (``KafkaConfig.kafka_python()``)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms,
+                             **(client or {}))
+    try:
+        parts = [TopicPartition(t, p) for t in topics
+                 for p in sorted(consumer.partitions_for_topic(t) or ())]
+        got = consumer.end_offsets(parts) if parts else {}
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): off for tp, off in got.items()}

@@ -55,17 +55,10 @@ def wait_until_committed(s: Settings, timeout_s: float = 120) -> dict[tuple[str,
     """Wait until the job's consumer group has committed, on every partition of the event
     topics, the end offset: the Kafka source commits on a completed checkpoint, after it, and
     a checkpoint can complete well after the rows are exact. The committed offsets."""
-    from kafka import KafkaConsumer, TopicPartition
-
+    from connectors.kafka_admin import end_offsets
     from jobs.counters.main import committed_offsets
 
-    consumer = KafkaConsumer(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000)
-    try:
-        parts = [TopicPartition(t, p) for t in (s.likes_topic, s.gifts_topic)
-                 for p in sorted(consumer.partitions_for_topic(t) or ())]
-        ends = {(tp.topic, tp.partition): off for tp, off in consumer.end_offsets(parts).items()}
-    finally:
-        consumer.close()
+    ends = end_offsets(s.bootstrap, [s.likes_topic, s.gifts_topic], s.kafka.kafka_python())
     deadline = time.monotonic() + timeout_s
     while True:
         got = committed_offsets(s)

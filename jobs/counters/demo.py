@@ -42,6 +42,7 @@ def reset(s) -> str | None:
     from kafka.structs import OffsetAndMetadata
 
     from connectors.cassandra_schema import keyspace_exists
+    from connectors.kafka_admin import end_offsets
     from connectors.writer_lease import WriterLease
     from jobs.counters.provision import provision
     from local_stack.cassandra import connect
@@ -54,14 +55,13 @@ def reset(s) -> str | None:
                         f"({holder.owner}, e.g. scripts/demo --keep-running): stop it first")
             session.execute(f"DROP KEYSPACE {s.keyspace}", timeout=120)
     provision(s)
+    ends = end_offsets(s.bootstrap, [s.likes_topic, s.gifts_topic])
     consumer = KafkaConsumer(bootstrap_servers=s.bootstrap, group_id=s.group_id,
                              enable_auto_commit=False)
     try:
-        parts = [TopicPartition(t, p) for t in (s.likes_topic, s.gifts_topic)
-                 for p in sorted(consumer.partitions_for_topic(t) or ())]
-        ends = consumer.end_offsets(parts)
-        consumer.assign(parts)
-        consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+        consumer.assign([TopicPartition(t, p) for t, p in ends])
+        consumer.commit({TopicPartition(t, p): OffsetAndMetadata(off, "", -1)
+                         for (t, p), off in ends.items()})
     finally:
         consumer.close()
     return None

@@ -137,19 +137,18 @@ def snapshot(endpoints: list[str], job_name: str | None = None,
     return snap
 
 
-def end_offsets(bootstrap: str, partitions: list[tuple[str, int]]) -> dict | None:
-    """The end offset of each partition in Kafka (None if Kafka does not answer)."""
+def end_offsets(bootstrap: str, partitions: list[tuple[str, int]],
+                client: dict | None = None) -> dict | None:
+    """The end offset of each partition in Kafka (None if Kafka does not answer); ``client``:
+    kafka-python security settings."""
     if not partitions:
         return {}
     try:
-        from kafka import KafkaConsumer, TopicPartition
+        from connectors.kafka_admin import end_offsets as ends
 
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        try:
-            got = consumer.end_offsets([TopicPartition(t, p) for t, p in partitions])
-        finally:
-            consumer.close()
-        return {(tp.topic, tp.partition): off for tp, off in got.items()}
+        got = ends(bootstrap, sorted({t for t, _ in partitions}), client,
+                   request_timeout_ms=5000)
+        return {tp: off for tp, off in got.items() if tp in set(partitions)}
     except Exception:  # noqa: BLE001 - the view goes on without lag
         return None
 
@@ -164,10 +163,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
                    help="Kafka, for the end offsets behind the lag per partition "
                         "(default: $KAFKA_BOOTSTRAP or 127.0.0.1:9092)")
+    p.add_argument("--kafka-config", metavar="FILE",
+                   default=os.environ.get("LIVE_COUNTERS_KAFKA_CONFIG"),
+                   help="Kafka client properties (TLS, SASL), as the job's --kafka-config "
+                        "(default: $LIVE_COUNTERS_KAFKA_CONFIG)")
     p.add_argument("--job-name", help="only this job's series (default: every job)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scrapes")
     p.add_argument("--once", action="store_true", help="print one snapshot and exit")
     a = p.parse_args(argv)
+    client = None
+    if a.kafka_config:
+        from connectors.kafka_config import KafkaConfig
+
+        try:
+            client = KafkaConfig.from_file(a.kafka_config).kafka_python()
+        except (OSError, ValueError) as exc:
+            p.error(f"--kafka-config: {exc}")
     prev = snapshot(a.endpoints, a.job_name)
     if not prev.endpoints:
         print(f"error: no Prometheus endpoint answers at {' '.join(a.endpoints[:3])}...: is "
@@ -178,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             time.sleep(a.interval)
             cur = snapshot(a.endpoints, a.job_name)
-            view = render(prev, cur, end_offsets(a.bootstrap, sorted(cur.offsets)))
+            view = render(prev, cur, end_offsets(a.bootstrap, sorted(cur.offsets), client))
             if a.once:
                 print(view)
                 return 0
