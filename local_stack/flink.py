@@ -96,16 +96,18 @@ class FlinkService:
         return overview["taskmanagers"] >= 1 and overview["slots-total"] >= SLOTS
 
 
-def rest_get(path: str, timeout: float = 5.0) -> dict:
-    with urllib.request.urlopen(REST_URL + path, timeout=timeout) as resp:
+def rest_get(path: str, timeout: float = 5.0, base: str = REST_URL) -> dict:
+    with urllib.request.urlopen(base + path, timeout=timeout) as resp:
         return json.load(resp)
 
 
 def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = None,
            detached: bool = False, parallelism: int | None = None,
            restore_from: str | None = None, python: Path | None = None,
-           timeout: float | None = None) -> subprocess.CompletedProcess:
-    """``flink run -py py_file job_args`` against the local standalone cluster.
+           timeout: float | None = None,
+           jobmanager: str | None = None) -> subprocess.CompletedProcess:
+    """``flink run -py py_file job_args`` against the local standalone cluster, or the one
+    whose REST endpoint is ``jobmanager`` (``host:port``).
 
     The project's packages go along as a zip (``-pyfs``), so the cluster's Python needs only
     the dependencies, not this checkout: the same command works against a remote cluster.
@@ -118,12 +120,14 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
+    url = f"http://{jobmanager}" if jobmanager else REST_URL
     try:
-        rest_get("/overview", timeout=5)
+        rest_get("/overview", timeout=5, base=url)
     except OSError as exc:
-        raise StackError(f"no Flink cluster answers at {REST_URL} ({exc}); "
-                         "start one with: scripts/stack up flink") from None
-    cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", REST_URL.removeprefix("http://"),
+        hint = ("check --jobmanager" if jobmanager else
+                "start one with: scripts/stack up flink")
+        raise StackError(f"no Flink cluster answers at {url} ({exc}); {hint}") from None
+    cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", url.removeprefix("http://"),
            "-pyfs", str(package_archive(paths))]
     if detached:
         cmd.append("--detached")
