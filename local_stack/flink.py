@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import urllib.request
 import zipfile
@@ -104,8 +105,8 @@ def rest_get(path: str, timeout: float = 5.0, base: str = REST_URL) -> dict:
 def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = None,
            detached: bool = False, parallelism: int | None = None,
            restore_from: str | None = None, python: Path | None = None,
-           timeout: float | None = None,
-           jobmanager: str | None = None) -> subprocess.CompletedProcess:
+           timeout: float | None = None, jobmanager: str | None = None,
+           root: Path | None = None) -> subprocess.CompletedProcess:
     """``flink run -py py_file job_args`` against the local standalone cluster, or the one
     whose REST endpoint is ``jobmanager`` (``host:port``).
 
@@ -114,6 +115,8 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
 
     Attached (the default) returns when the job ends; detached returns once it is submitted.
     ``restore_from`` is a savepoint or retained checkpoint to start from (``flink run -s``).
+    ``root``: the packages come from that tree (another version of the project, e.g. one
+    ``export_version`` made) instead of this checkout.
     ``python`` is the interpreter of the job's driver and Python workers (``-pyclientexec``,
     ``-pyexec``; default: ``python`` on the PATH, this project's environment). The client
     runs outside the checkout, so the job gets its packages from the zip only.
@@ -128,7 +131,7 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
                 "start one with: scripts/stack up flink")
         raise StackError(f"no Flink cluster answers at {url} ({exc}); {hint}") from None
     cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", url.removeprefix("http://"),
-           "-pyfs", str(package_archive(paths))]
+           "-pyfs", str(package_archive(paths, root))]
     if detached:
         cmd.append("--detached")
     if parallelism is not None:
@@ -215,17 +218,43 @@ def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
 PACKAGES = ("jobs", "connectors", "local_stack", "schemas")
 
 
-def package_archive(paths: StackPaths) -> Path:
-    """A zip of the project's Python packages, for ``flink run -pyfs``; rebuilt every call."""
+def package_archive(paths: StackPaths, root: Path | None = None) -> Path:
+    """A zip of the project's Python packages (of this checkout, or of the tree at ``root``:
+    another version), for ``flink run -pyfs``; rebuilt every call."""
     from local_stack.paths import REPO_ROOT
 
-    out = paths.root / "dist" / "live_counters_packages.zip"
+    name = "live_counters_packages" + (f"-{root.name}" if root else "")
+    root = root or REPO_ROOT
+    out = paths.root / "dist" / f"{name}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for pkg in PACKAGES:
-            for f in sorted((REPO_ROOT / pkg).rglob("*")):
+            for f in sorted((root / pkg).rglob("*")):
                 if f.is_file() and "__pycache__" not in f.parts:
-                    zf.write(f, f.relative_to(REPO_ROOT))
+                    zf.write(f, f.relative_to(root))
     tmp.replace(out)
+    return out
+
+
+def export_version(rev: str, paths: StackPaths | None = None) -> Path:
+    """The packages of git revision ``rev`` of this repository (``PACKAGES``), exported once
+    to ``<stack>/versions/<rev>``: an earlier version of the job to run beside this one."""
+    from local_stack.paths import REPO_ROOT
+
+    paths = paths or StackPaths.from_env()
+    out = paths.root / "versions" / rev
+    if (out / "jobs" / "counters" / "main.py").is_file():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", rev,
+                              *PACKAGES], capture_output=True)
+    if archive.returncode != 0:
+        raise StackError(f"git archive {rev} failed (a clone with its history is needed): "
+                         f"{archive.stderr.decode(errors='replace').strip()}")
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
     return out

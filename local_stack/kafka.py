@@ -87,8 +87,16 @@ class KafkaService:
                              f"{res.stdout}{res.stderr}")
 
     def ready(self) -> bool:
-        ensure_topics(BOOTSTRAP, [HEALTH_TOPIC], partitions=1)
-        return round_trip(BOOTSTRAP, HEALTH_TOPIC)
+        # while the broker starts, kafka-python logs every refused connection at ERROR: a
+        # probe that fails is the expected answer here, not an error to show
+        client_log = logging.getLogger("kafka")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
+        try:
+            ensure_topics(BOOTSTRAP, [HEALTH_TOPIC], partitions=1)
+            return round_trip(BOOTSTRAP, HEALTH_TOPIC)
+        finally:
+            client_log.setLevel(level)
 
 
 def tls_material(paths: StackPaths) -> dict[str, str]:

@@ -29,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jobs.counters import verify
 from jobs.counters.provision import provision
@@ -39,6 +40,7 @@ from local_stack import stack
 from local_stack.flink import (
     FlinkService,
     cancel,
+    export_version,
     job_id_of,
     latest_checkpoint,
     rest_get,
@@ -187,6 +189,8 @@ class Run:
         self.parallelism = PARALLELISM
         self.faults: list[Fault] = []
         self.resubmissions = 0
+        # the tree of the version the job runs (None: this checkout); an upgrade moves on
+        self.version_root: Path | None = None
         self.monitor = Monitor(list(settings.cassandra_hosts), settings.keyspace,
                                lambda: self.job_ids)
         self.sent = 0
@@ -211,13 +215,16 @@ class Run:
         # run on, and renew it, until their TaskManager notices: heartbeat.timeout), as two
         # jobs must never write the same rows.
         extra_args = ["--lease-wait-ms", "90000"] if restore_from else []
-        res = submit(JOB_FILE, [*self.job_args, *extra_args], detached=True,
-                     parallelism=self.parallelism,
-                     restore_from=restore_from, timeout=300, paths=self.h.paths)
+        root = self.version_root
+        job_file = root / JOB_FILE.relative_to(REPO_ROOT) if root else JOB_FILE
+        res = submit(job_file, [*self.job_args, *extra_args], detached=True,
+                     parallelism=self.parallelism, restore_from=restore_from, timeout=300,
+                     paths=self.h.paths, root=root)
         job_id = job_id_of(res.stdout)
         self.job_ids.append(job_id)
         self.say(f"job {job_id} submitted at parallelism {self.parallelism}"
-                 + (f" from {restore_from}" if restore_from else ""))
+                 + (f" from {restore_from}" if restore_from else "")
+                 + (f", version {root.name}" if root else ""))
         return job_id
 
     @property
@@ -367,6 +374,18 @@ class Run:
         self.h.up("cassandra")
         self._record("kill -9 cassandra", t, healed)
 
+    def upgrade_via_savepoint(self) -> None:
+        """Stop the job (an earlier version) with a savepoint and start this checkout's
+        version from it: README "Upgrading a running job", steps 1 and 2."""
+        t = time.monotonic()
+        old = self.version_root.name if self.version_root else "this checkout"
+        path = stop_with_savepoint(self.job_id, self.h.paths.savepoints)
+        self.say(f"stopped version {old} with savepoint {path}; {self.status()}")
+        self.version_root = None
+        self.resubmissions += 1
+        self.submit(restore_from=path)
+        self._record(f"upgrade {old} -> this checkout via savepoint", t)
+
     def rescale_via_savepoint(self, parallelism: int) -> None:
         """Stop the job with a savepoint and start it from there at ``parallelism``."""
         t = time.monotonic()
@@ -431,7 +450,7 @@ class Harness:
     def run(self, scenario: str, seed: int, events: int, produce_s: float,
             inject: Callable[[Run], None], rooms: int = 2_000,
             exact_timeout_s: float = 600, max_restarts: int | None = None,
-            **workload) -> RunResult:
+            first_version: str | None = None, **workload) -> RunResult:
         """One run of ``inject`` (the scenario's faults) over ``events`` messages produced
         over about ``produce_s`` seconds."""
         suffix = uuid.uuid4().hex[:8]
@@ -457,6 +476,8 @@ class Harness:
             if busy:
                 raise HarnessError(f"the Flink cluster is running other jobs ({', '.join(busy)}):"
                                    " the harness needs its slots; cancel them first")
+            if first_version:  # the run starts on an earlier version of the job
+                run.version_root = export_version(first_version, self.paths)
             run.submit()
             run.wait_running()
             run.monitor.start()

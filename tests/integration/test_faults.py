@@ -1,5 +1,6 @@
 """The fault harness at CI size: kill -9 of the TaskManager (a burst included), Cassandra
-paused past its timeouts then killed, and poison input. Each must end exact: no event lost,
+paused past its timeouts then killed, poison input, and an upgrade from the previous version
+through a savepoint while events flow. Each must end exact: no event lost,
 none counted twice, the DLQ equal to the invalid messages sent. ``scripts/faults`` runs
 every scenario at full size (RELIABILITY.md)."""
 
@@ -19,6 +20,7 @@ SEED = 20261121
     ("1-taskmanager", CI.tm_kills + 3),
     ("4-cassandra", 2),
     ("6-poison", 0),
+    ("8-upgrade", 1),
 ])
 def test_scenario_ends_exact(key, faults, kafka_bootstrap, cassandra_hosts, flink_cluster):
     result = run_scenario(Harness(progress=lambda m: print(m, flush=True)).run, key, SEED, CI)

@@ -1,10 +1,14 @@
-"""Submitting without a cluster says what to do instead of a Java stack trace."""
+"""Submitting without a cluster says what to do instead of a Java stack trace; an earlier
+version of the job can be exported and shipped beside this one."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 
 from local_stack import flink
+from local_stack.paths import REPO_ROOT
 from local_stack.process import StackError
 
 pytestmark = pytest.mark.unit
@@ -24,3 +28,23 @@ def test_submit_without_a_cluster_names_the_fix(monkeypatch, tmp_path):
     with pytest.raises(StackError, match="http://flink-jm:8081.*check --jobmanager"):
         flink.submit(tmp_path / "job.py", [], jobmanager="flink-jm:8081")
     assert asked == [flink.REST_URL, "http://flink-jm:8081"]
+
+
+def test_an_earlier_version_is_exported_from_git_and_zipped_apart(tmp_path):
+    import zipfile
+
+    from local_stack.paths import StackPaths
+
+    paths = StackPaths(tmp_path)
+    rev = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    root = flink.export_version(rev, paths)
+    assert root == tmp_path / "versions" / rev
+    assert (root / "jobs" / "counters" / "main.py").is_file()
+    assert (root / "schemas").is_dir() and not (root / "tests").exists()
+    assert flink.export_version(rev, paths) == root  # exported once
+    zipped = flink.package_archive(paths, root)
+    assert zipped.name == f"live_counters_packages-{rev}.zip"
+    assert "jobs/counters/main.py" in zipfile.ZipFile(zipped).namelist()
+    with pytest.raises(StackError, match="git archive no-such-revision failed"):
+        flink.export_version("no-such-revision", paths)
