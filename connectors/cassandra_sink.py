@@ -45,8 +45,8 @@ def client_security(env: Mapping[str, str], credentials: tuple[str, str] | None 
     """Who the client logs in as and the CA file it trusts for TLS (None: plain text).
 
     Explicit arguments win; otherwise ``CASSANDRA_USERNAME``/``CASSANDRA_PASSWORD`` (both or
-    neither) and ``CASSANDRA_SSL_CA`` (a PEM file) from the environment, never from argv or
-    files of this project."""
+    neither) and ``CASSANDRA_SSL_CA`` (a PEM file) from ``env``, never from argv or files of
+    this project (pass ``env={}`` for a client that must not pick them up)."""
     if credentials is None:
         user, password = env.get("CASSANDRA_USERNAME"), env.get("CASSANDRA_PASSWORD")
         if bool(user) != bool(password):
@@ -56,7 +56,8 @@ def client_security(env: Mapping[str, str], credentials: tuple[str, str] | None 
 
 
 def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: float = 10.0, *,
-                    credentials: tuple[str, str] | None = None, ssl_ca: str | None = None):
+                    credentials: tuple[str, str] | None = None, ssl_ca: str | None = None,
+                    env: Mapping[str, str] | None = None):
     """A cassandra-driver Cluster (not yet connected) for ``hosts``.
 
     Token-aware routing; credentials and TLS as ``client_security`` finds them (TLS verifies
@@ -75,7 +76,7 @@ def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: flo
         TokenAwarePolicy,
     )
 
-    credentials, ca = client_security(os.environ, credentials, ssl_ca)
+    credentials, ca = client_security(os.environ if env is None else env, credentials, ssl_ca)
     auth = PlainTextAuthProvider(*credentials) if credentials else None
     context = None
     if ca:

@@ -146,21 +146,23 @@ class CassandraService:
 
 
     def client_options(self, user: tuple[str, str] = SUPERUSER) -> dict:
-        """``connect`` arguments for this node: credentials and the CA file when secured."""
+        """``connect`` arguments for this node: credentials and the CA file when secured; for
+        the plain node, none, also when the shell exports them for another cluster."""
         if not self.node.secure:
-            return {}
+            return {"env": {}}
         return {"credentials": user, "ssl_ca": tls_material(self.paths, self.node)["certificate"]}
 
 
 @contextmanager
 def connect(hosts: Sequence[str], port: int = PORT, keyspace: str | None = None,
             connect_timeout: float = 10.0, credentials: tuple[str, str] | None = None,
-            ssl_ca: str | None = None) -> Iterator:
-    """A cassandra-driver session, closed (with its cluster) on exit."""
+            ssl_ca: str | None = None, env: dict[str, str] | None = None) -> Iterator:
+    """A cassandra-driver session, closed (with its cluster) on exit; login and TLS as
+    ``connectors.cassandra_sink.client_security`` finds them."""
     from connectors.cassandra_sink import connect_cluster
 
     cluster = connect_cluster(hosts, port, connect_timeout, credentials=credentials,
-                              ssl_ca=ssl_ca)
+                              ssl_ca=ssl_ca, env=env)
     try:
         yield cluster.connect(keyspace)
     finally:

@@ -40,3 +40,11 @@ def test_tls_verifies_the_node_against_the_ca(tmp_path, monkeypatch):
     assert cluster.ssl_context.check_hostname and cluster.ssl_context.verify_mode == 2
     with pytest.raises(FileNotFoundError, match="CASSANDRA_SSL_CA"):
         connect_cluster(["127.0.0.1"], 9142, ssl_ca=str(tmp_path / "missing.pem"))
+
+
+def test_a_client_told_to_ignore_the_environment_connects_plain(monkeypatch):
+    monkeypatch.setenv("CASSANDRA_USERNAME", "writer")
+    monkeypatch.setenv("CASSANDRA_PASSWORD", "s3cret")
+    monkeypatch.setenv("CASSANDRA_SSL_CA", "/nonexistent/ca.pem")
+    cluster = connect_cluster(["127.0.0.1"], env={})  # e.g. the local stack's own probe
+    assert cluster.ssl_context is None and cluster.auth_provider is None
