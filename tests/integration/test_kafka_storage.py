@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from local_stack.kafka import KafkaService, new_cluster_id
+from local_stack.kafka import CLIENT_USER, KafkaService, new_cluster_id, tls_material
 from local_stack.paths import StackPaths
 from local_stack.templates import render
 
@@ -23,8 +23,11 @@ def test_storage_formats_with_any_cluster_id(tmp_path, cluster_id):
     paths = StackPaths(tmp_path)
     svc = KafkaService(paths)
     conf = paths.conf("kafka")
+    tls = tls_material(paths)
     server = render("kafka-server.properties", conf, DATA_DIR=paths.data("kafka"), PORT=19092,
-                    CONTROLLER_PORT=19093)
+                    CONTROLLER_PORT=19093, SECURE_PORT=19094, CLIENT_USER=CLIENT_USER,
+                    CLIENT_PASSWORD=tls["client_password"], KEYSTORE=tls["keystore"],
+                    KEYSTORE_PASSWORD=tls["keystore_password"])
     log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=paths.logs)
     paths.logs.mkdir(parents=True, exist_ok=True)
     svc.format_storage(cluster_id, server, log_conf)
