@@ -374,28 +374,28 @@ class Run:
         self.h.up("cassandra")
         self._record("kill -9 cassandra", t, healed)
 
+    def _via_savepoint(self, label: str, parallelism: int, version_root: Path | None) -> None:
+        """Stop the job with a savepoint, then submit ``version_root`` (None: this checkout)
+        at ``parallelism`` from it; recorded as the fault ``label``."""
+        t = time.monotonic()
+        path = stop_with_savepoint(self.job_id, self.h.paths.savepoints)
+        self.say(f"stopped with savepoint {path}; {self.status()}")
+        self.parallelism, self.version_root = parallelism, version_root
+        self.resubmissions += 1
+        self.submit(restore_from=path)
+        self._record(label, t)
+
     def upgrade_via_savepoint(self) -> None:
         """Stop the job (an earlier version) with a savepoint and start this checkout's
         version from it: README "Upgrading a running job", steps 1 and 2."""
-        t = time.monotonic()
         old = self.version_root.name if self.version_root else "this checkout"
-        path = stop_with_savepoint(self.job_id, self.h.paths.savepoints)
-        self.say(f"stopped version {old} with savepoint {path}; {self.status()}")
-        self.version_root = None
-        self.resubmissions += 1
-        self.submit(restore_from=path)
-        self._record(f"upgrade {old} -> this checkout via savepoint", t)
+        self._via_savepoint(f"upgrade {old} -> this checkout via savepoint", self.parallelism,
+                            None)
 
     def rescale_via_savepoint(self, parallelism: int) -> None:
         """Stop the job with a savepoint and start it from there at ``parallelism``."""
-        t = time.monotonic()
-        old_p = self.parallelism
-        path = stop_with_savepoint(self.job_id, self.h.paths.savepoints)
-        self.say(f"stopped with savepoint {path}; {self.status()}")
-        self.parallelism = parallelism
-        self.resubmissions += 1
-        self.submit(restore_from=path)
-        self._record(f"savepoint, parallelism {old_p} -> {parallelism}", t)
+        self._via_savepoint(f"savepoint, parallelism {self.parallelism} -> {parallelism}",
+                            parallelism, self.version_root)
 
 
 def thin(samples: list[tuple[float, int]], t0: float, every_s: float) -> list[tuple[float, int]]:
