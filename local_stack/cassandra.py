@@ -3,7 +3,9 @@
 A second, secured node can run beside it (``scripts/stack up cassandra-secure``: its own
 single-node cluster on port 9142 with ``PasswordAuthenticator``, ``CassandraAuthorizer`` and
 client TLS required, a self-signed certificate for 127.0.0.1): what the authentication and
-TLS test runs the job against.
+TLS test runs the job against. The replicated profile adds a ring of three nodes,
+``cassandra-1``..``cassandra-3`` on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (CQL port 9043,
+``RING``), for keyspaces with replication factor 3 read and written at LOCAL_QUORUM.
 
 There is no Cassandra tarball here: ``scripts/setup`` fetched ``cassandra-all`` and its runtime
 dependencies, and this module runs ``org.apache.cassandra.service.CassandraDaemon`` on Java 17
@@ -16,10 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cassandra.cluster import NoHostAvailable
 
 from local_stack import java
 from local_stack.paths import StackPaths
@@ -50,11 +55,32 @@ class Node:
     address: str = HOST
     secure: bool = False          # password authentication, authorization, client TLS
     heap: str = HEAP
+    seeds: tuple[str, ...] = ()   # addresses of the ring's seeds; () = this node alone
+    initial_token: int | None = None  # one token, set; None = 16 random tokens
+
+    @property
+    def seed_list(self) -> str:
+        return ",".join(f"{a}:{self.storage_port}" for a in (self.seeds or (self.address,)))
 
 
 LOCAL = Node("cassandra", "live-counters-local")
 SECURE = Node("cassandra-secure", "live-counters-secure", native_port=9142, storage_port=7100,
               jmx_port=7299, secure=True, heap="1G")
+
+RING_PORT = 9043
+RING_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+
+
+def _ring_node(i: int) -> Node:
+    """Node ``i`` (0..2) of the replicated profile's ring: every node is a seed and owns one
+    of three evenly spaced Murmur3 tokens, so the three start together without a bootstrap
+    (and with RF 3 each holds every row anyway)."""
+    return Node(f"cassandra-{i + 1}", "live-counters-ring", native_port=RING_PORT,
+                storage_port=7010, jmx_port=7401 + i, address=RING_HOSTS[i], heap="1G",
+                seeds=RING_HOSTS, initial_token=-2**63 + i * (2**64 // 3))
+
+
+RING = tuple(_ring_node(i) for i in range(3))
 
 
 def tls_material(paths: StackPaths, node: Node = SECURE) -> dict[str, str]:
@@ -98,7 +124,10 @@ class CassandraService:
             ADDRESS=node.address, STORAGE_PORT=node.storage_port, NATIVE_PORT=node.native_port,
             AUTHENTICATOR="PasswordAuthenticator" if node.secure else "AllowAllAuthenticator",
             AUTHORIZER="CassandraAuthorizer" if node.secure else "AllowAllAuthorizer",
-            CLIENT_ENCRYPTION=self._client_encryption())
+            CLIENT_ENCRYPTION=self._client_encryption(), SEEDS=node.seed_list,
+            NUM_TOKENS=16 if node.initial_token is None else 1,
+            INITIAL_TOKEN="" if node.initial_token is None
+            else f"initial_token: {node.initial_token}")
         logback = render("logback.xml", conf, LOG_DIR=self.paths.logs, LOG_NAME=node.name)
         jamm = sorted(lib.glob("jamm-*.jar"))
         if not jamm:
@@ -139,11 +168,27 @@ class CassandraService:
         try:
             with connect([self.node.address], self.node.native_port, connect_timeout=3,
                          **self.client_options()) as session:
-                return session.execute("SELECT release_version FROM system.local"
-                                       ).one() is not None
+                for attempt in range(3):
+                    try:
+                        return self._answers(session)
+                    except NoHostAvailable:  # its pool is still opening: a moment later
+                        if attempt == 2:
+                            raise
+                        time.sleep(0.5)
+                return False
         finally:
             driver_log.setLevel(level)
 
+    def _answers(self, session) -> bool:
+        # asked of this node, not of whichever node of a ring the driver picks
+        host = next(h for h in session.cluster.metadata.all_hosts()
+                    if h.address == self.node.address)
+        if session.execute("SELECT release_version FROM system.local",
+                           host=host).one() is None:
+            return False
+        # a ring node: it also knows the other nodes (it gossiped with them once)
+        peers = session.execute("SELECT peer FROM system.peers_v2", host=host).all()
+        return len(peers) >= len(self.node.seeds) - 1
 
     def client_options(self, user: tuple[str, str] = SUPERUSER) -> dict:
         """``connect`` arguments for this node: credentials and the CA file when secured; for

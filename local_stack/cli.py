@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import subprocess
 import sys
 
 from local_stack import stack
 from local_stack.paths import StackPaths
 from local_stack.process import StackError
+from local_stack.profiles import REPLICATED
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/stack", description=__doc__,
         epilog=f"Services: {', '.join(stack.ALL)}; by name only: {', '.join(stack.OPTIONAL)} "
-               "(a second Cassandra with password authentication and client TLS, port 9142). "
-               f"Without names, up starts {' and '.join(stack.DEFAULT)}; down stops all.")
+               "(a second Cassandra with password authentication and client TLS, port 9142; "
+               "the replicated profile's brokers, Cassandra ring and second TaskManager). "
+               f"Without names, up starts {' and '.join(stack.DEFAULT)}; down stops all. "
+               "--replicated: the replicated profile (local_stack/profiles.py): three Kafka "
+               "brokers (127.0.0.1:9192,9292,9392), three Cassandra nodes (127.0.0.1-3, port "
+               "9043) and a second TaskManager, beside the single-node services.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start services and wait until they are ready")
-    p_up.add_argument("services", nargs="*", default=list(stack.DEFAULT))
+    p_up.add_argument("services", nargs="*")
     p_up.add_argument("--all", action="store_true", help="also the standalone Flink cluster")
+    p_up.add_argument("--replicated", action="store_true",
+                      help="the replicated profile: 3 brokers, 3 Cassandra nodes, Flink with 2 "
+                           "TaskManagers (about 12 GiB of memory)")
+    p_up.add_argument("--print-settings", action="store_true",
+                      help="with --replicated: print the job's and scripts/provision's flags "
+                           "for the profile and exit")
     p_down = sub.add_parser("down", help="stop services (by PID file)")
     p_down.add_argument("services", nargs="*", default=list(stack.ORDER))
     sub.add_parser("status", help="what runs, its PID and memory, whether it answers")
@@ -35,8 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("cassandra").setLevel(logging.CRITICAL)
     paths = StackPaths.from_env()
     try:
-        if args.command == "up":
-            stack.up(list(stack.ALL) if args.all else args.services, paths, progress=_say)
+        if args.command == "up" and args.replicated:
+            if args.print_settings:
+                print(shlex.join([*REPLICATED.job_args(), *REPLICATED.provision_args()]))
+                return 0
+            stack.up([*REPLICATED.services, *(args.services or [])], paths, progress=_say)
+            _say("replicated profile ready; point the job and scripts/provision at it with: "
+                 + shlex.join([*REPLICATED.job_args(), *REPLICATED.provision_args()]))
+        elif args.command == "up":
+            stack.up(list(stack.ALL) if args.all else args.services or list(stack.DEFAULT), paths,
+                     progress=_say)
         elif args.command == "down":
             stack.down(args.services, paths, progress=_say)
         elif args.command == "status":
@@ -55,11 +75,11 @@ def _say(msg: str) -> None:
 
 def _status(paths: StackPaths) -> int:
     rows = stack.status(paths)
-    print(f"{'service':<10} {'process':<18} {'pid':>7} {'rss MiB':>8}  state")
+    print(f"{'service':<16} {'process':<20} {'pid':>7} {'rss MiB':>8}  state")
     for r in rows:
         state = "stopped" if r.pid is None else ("ready" if r.ready else "running, not answering")
         rss = f"{r.rss_bytes / 2**20:.0f}" if r.rss_bytes else "-"
-        print(f"{r.service:<10} {r.process:<18} {r.pid or '-':>7} {rss:>8}  {state}")
+        print(f"{r.service:<16} {r.process:<20} {r.pid or '-':>7} {rss:>8}  {state}")
     print(f"cache directory: {paths.root}")
     return 0
 

@@ -1,4 +1,6 @@
-"""Standalone Flink cluster of the local stack: one JobManager, one TaskManager (2 slots).
+"""Standalone Flink cluster of the local stack: one JobManager, one TaskManager (2 slots);
+the replicated profile adds a second TaskManager (``taskmanager-2``), and the JobManager
+spreads a job's slots over both (``taskmanager.load-balance.mode: slots``).
 
 Both run from the Flink distribution inside the installed ``apache-flink`` package, with
 ``flink-conf/`` as their configuration, started by ``jobmanager.sh``/``taskmanager.sh
@@ -88,13 +90,44 @@ class FlinkService:
         self.jobmanager.start(
             ["bash", str(bin_dir / "jobmanager.sh"), "start-foreground",
              *dynamic_properties(self.paths)], env=env, cwd=self.paths.run / "flink")
-        self.taskmanager.start(
-            ["bash", str(bin_dir / "taskmanager.sh"), "start-foreground",
-             *dynamic_properties(self.paths)], env=env, cwd=self.paths.run / "flink")
+        start_taskmanager(self.taskmanager, self.paths)
 
     def ready(self) -> bool:
         overview = rest_get("/overview")
         return overview["taskmanagers"] >= 1 and overview["slots-total"] >= SLOTS
+
+
+def start_taskmanager(proc: ManagedProcess, paths: StackPaths) -> int:
+    """Start a TaskManager of the local cluster (as a supervisor would, also after a kill)."""
+    argv = ["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
+            *dynamic_properties(paths)]
+    return proc.start(argv, env=flink_env(paths), cwd=paths.run / "flink")
+
+
+class SecondTaskManager:
+    """The replicated profile's second TaskManager, registered with the stack's JobManager:
+    a job at parallelism 2 then runs on two processes, and losing one is a partial failure."""
+
+    name = "taskmanager-2"
+
+    def __init__(self, paths: StackPaths) -> None:
+        self.paths = paths
+        self.taskmanager = ManagedProcess("flink-taskmanager-2", paths.run, paths.logs)
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [self.taskmanager]
+
+    @property
+    def log_file(self) -> Path:
+        return self.paths.logs / "flink"
+
+    def start(self) -> None:
+        # registers with the JobManager once it answers (stack.up starts "flink" with it)
+        start_taskmanager(self.taskmanager, self.paths)
+
+    def ready(self) -> bool:
+        return rest_get("/overview")["taskmanagers"] >= 2
 
 
 def rest_get(path: str, timeout: float = 5.0, base: str = REST_URL) -> dict:

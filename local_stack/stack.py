@@ -8,21 +8,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from local_stack.cassandra import SECURE, CassandraService
-from local_stack.flink import FlinkService
+from local_stack.cassandra import RING, SECURE, CassandraService
+from local_stack.flink import FlinkService, SecondTaskManager
+from local_stack.kafka import REPLICATED as BROKERS
 from local_stack.kafka import KafkaService
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError, wait_until
+from local_stack.profiles import REPLICATED
 
 log = logging.getLogger(__name__)
 
 ALL = ("kafka", "cassandra", "flink")
 DEFAULT = ("kafka", "cassandra")
-# started only by name: a second Cassandra with password authentication and client TLS
-OPTIONAL = ("cassandra-secure",)
-ORDER = ("kafka", "cassandra", "cassandra-secure", "flink")  # started in this order
+# started only by name: a second Cassandra with password authentication and client TLS, and
+# the replicated profile's brokers, Cassandra ring and second TaskManager (local_stack.profiles)
+OPTIONAL = ("cassandra-secure", *(s for s in REPLICATED.services if s not in ALL))
+# started in this order
+ORDER = ("kafka", *(b.name for b in BROKERS), "cassandra", "cassandra-secure",
+         *(n.name for n in RING), "flink", "taskmanager-2")
 READY_TIMEOUT_S = {"kafka": 90.0, "cassandra": 240.0, "cassandra-secure": 240.0,
-                   "flink": 120.0}
+                   "flink": 120.0, "taskmanager-2": 120.0,
+                   **{b.name: 180.0 for b in BROKERS}, **{n.name: 360.0 for n in RING}}
 
 Progress = Callable[[str], None]
 
@@ -39,7 +45,10 @@ class Service(Protocol):
 
 def services(paths: StackPaths) -> dict[str, Service]:
     return {"kafka": KafkaService(paths), "cassandra": CassandraService(paths),
-            "cassandra-secure": CassandraService(paths, SECURE), "flink": FlinkService(paths)}
+            "cassandra-secure": CassandraService(paths, SECURE), "flink": FlinkService(paths),
+            "taskmanager-2": SecondTaskManager(paths),
+            **{b.name: KafkaService(paths, b) for b in BROKERS},
+            **{n.name: CassandraService(paths, n) for n in RING}}
 
 
 def _check(names: Iterable[str]) -> list[str]:
@@ -57,7 +66,11 @@ def up(names: Iterable[str] = DEFAULT, paths: StackPaths | None = None,
     Returns the seconds each took to become ready. Starting a running service is harmless.
     """
     paths = paths or StackPaths.from_env()
-    chosen = [services(paths)[n] for n in _check(names)]
+    names = set(_check(names))
+    if "taskmanager-2" in names:  # it joins the JobManager
+        names.add("flink")
+    names = [n for n in ORDER if n in names]
+    chosen = [services(paths)[n] for n in names]
     started = []
     for svc in chosen:
         if all(p.is_running() for p in svc.processes):

@@ -50,10 +50,29 @@ def test_flink_conf_dir_has_the_log_configs_flinks_scripts_expect():
 def test_render_fills_every_token(tmp_path):
     out = render("kafka-server.properties", tmp_path, DATA_DIR="/d", PORT=1, CONTROLLER_PORT=2,
                  SECURE_PORT=3, CLIENT_USER="u", CLIENT_PASSWORD="p", KEYSTORE="/k.p12",
-                 KEYSTORE_PASSWORD="kp")
+                 KEYSTORE_PASSWORD="kp", NODE_ID=1, VOTERS="1@127.0.0.1:2", REPLICATION=1,
+                 MIN_ISR=1)
     text = out.read_text()
     assert "log.dirs=/d" in text and "127.0.0.1:1" in text and "@" not in text.replace("1@", "")
     assert "SASL_SSL://127.0.0.1:3" in text and 'user_u="p"' in text
+    assert "node.id=1\ncontroller.quorum.voters=1@127.0.0.1:2\n" in text
+
+
+def test_the_replicated_brokers_render_one_quorum_and_replicated_internal_topics(tmp_path):
+    from local_stack.kafka import REPLICATED, KafkaService
+    from local_stack.paths import StackPaths
+
+    texts = [KafkaService(StackPaths(tmp_path), b).render_config()[0].read_text()
+             for b in REPLICATED]
+    voters = "controller.quorum.voters=1@127.0.0.1:9193,2@127.0.0.1:9293,3@127.0.0.1:9393"
+    for n, text in enumerate(texts, start=1):
+        assert f"node.id={n}\n" in text and voters in text
+        assert f"PLAINTEXT://127.0.0.1:{9092 + 100 * n}," in text
+        for key in ("default.replication.factor", "offsets.topic.replication.factor",
+                    "transaction.state.log.replication.factor"):
+            assert f"{key}=3\n" in text
+        for key in ("min.insync.replicas", "transaction.state.log.min.isr"):
+            assert f"{key}=2\n" in text
 
 
 def test_render_refuses_a_missing_value(tmp_path):
