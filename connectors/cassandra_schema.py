@@ -50,7 +50,10 @@ def migrate(session, keyspace: str, replication: Mapping[str, object]) -> list[s
         ran += [f"ALTER ROLE {roles[r]} WITH PASSWORD = '{roles[r + '_password']}'"
                 for r in ("writer", "analyst") if role_exists(session, roles[r])]
     for stmt in ran:
-        session.execute(stmt)
+        # a schema change waits for every live node of a ring to take it: give it a minute
+        # (the driver's default of 10 s is short for a loaded ring; each statement is
+        # idempotent, so running provisioning again is the retry)
+        session.execute(stmt, timeout=60)
     session.cluster.control_connection.wait_for_schema_agreement()
     return ran
 

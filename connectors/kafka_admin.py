@@ -1,9 +1,18 @@
-"""Kafka administration the product needs: creating its topics."""
+"""Kafka administration the product needs: creating its topics, reading end offsets, and
+asking again while a cluster is in a passing state."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int = 4,
@@ -41,3 +50,25 @@ def end_offsets(bootstrap: str, topics: list[str], client: dict | None = None,
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): off for tp, off in got.items()}
+
+
+def retry_retriable(call: Callable[[], T], timeout_s: float = 60.0, pause_s: float = 1.0,
+                    sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, again while it raises a retriable Kafka error, for up to ``timeout_s``.
+
+    A fresh cluster answers the first request for a group coordinator with
+    ``CoordinatorNotAvailable`` while it creates ``__consumer_offsets``, and a cluster that just
+    lost a broker answers ``NotLeaderOrFollower`` until a new leader is elected: both are
+    passing states, not a reason to refuse to start. Other errors are raised at once.
+    """
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() + pause_s > deadline:
+                raise
+            log.info("Kafka answered %s; asking again in %.0f s", type(exc).__name__, pause_s)
+            sleep(pause_s)

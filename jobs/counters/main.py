@@ -96,13 +96,17 @@ def counted_without_state(s: Settings, restoring: bool, committed: dict[tuple[st
 
 
 def committed_offsets(s: Settings) -> dict[tuple[str, int], int]:
-    """The consumer group's committed offsets on the event topics."""
+    """The consumer group's committed offsets on the event topics (asked again for up to a
+    minute while the cluster answers with a retriable error: on a fresh cluster, the first
+    job's request makes the brokers create the offsets topic)."""
     from kafka import KafkaAdminClient
+
+    from connectors.kafka_admin import retry_retriable
 
     admin = KafkaAdminClient(bootstrap_servers=s.bootstrap, request_timeout_ms=15_000,
                              **s.kafka.kafka_python())
     try:
-        got = admin.list_group_offsets(s.group_id).get(s.group_id, {})
+        got = retry_retriable(lambda: admin.list_group_offsets(s.group_id)).get(s.group_id, {})
     finally:
         admin.close()
     return {(tp.topic, tp.partition): om.offset for tp, om in got.items()

@@ -84,3 +84,34 @@ def test_what_the_python_clients_cannot_apply_is_refused_with_the_reason(tmp_pat
 def test_a_missing_file_is_named():
     with pytest.raises(KafkaConfigError, match="/nowhere/client.properties"):
         KafkaConfig.from_file("/nowhere/client.properties")
+
+
+def test_a_retriable_kafka_error_is_asked_again_and_others_are_raised():
+    from kafka.errors import CoordinatorNotAvailableError, GroupAuthorizationFailedError
+
+    from connectors.kafka_admin import retry_retriable
+
+    answers = [CoordinatorNotAvailableError(), CoordinatorNotAvailableError(), {"g": {}}]
+    pauses: list[float] = []
+
+    def call():
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    assert retry_retriable(call, pause_s=0.5, sleep=pauses.append) == {"g": {}}
+    assert pauses == [0.5, 0.5]
+
+    def refused():
+        raise GroupAuthorizationFailedError()
+
+    with pytest.raises(GroupAuthorizationFailedError):  # not retriable: at once
+        retry_retriable(refused, sleep=pauses.append)
+    assert pauses == [0.5, 0.5]
+
+    def never():
+        raise CoordinatorNotAvailableError()
+
+    with pytest.raises(CoordinatorNotAvailableError):  # retriable, but only until the timeout
+        retry_retriable(never, timeout_s=0.0, sleep=pauses.append)
