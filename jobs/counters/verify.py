@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from jobs.counters.workload import Expected
+
+log = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -26,18 +29,26 @@ class Snapshot:
 
 
 def snapshot(session, keyspace: str) -> Snapshot:
-    """Every row of the three counter tables (a full scan: for test-sized keyspaces)."""
+    """Every row of the three counter tables (a full scan: for test-sized keyspaces), read at
+    LOCAL_QUORUM as the sink writes them: with replication factor 3, a node that was down and
+    has not had its missed writes yet cannot make a row look short."""
+    from cassandra import ConsistencyLevel
+    from cassandra.query import SimpleStatement
+
+    def rows(cql: str):
+        return session.execute(SimpleStatement(cql, consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+                                               fetch_size=5000), timeout=60)
+
     s = Snapshot()
-    for r in session.execute(f"SELECT room_id, likes, gift_count, gift_value, events, duplicates "
-                             f"FROM {keyspace}.room_totals"):
+    for r in rows(f"SELECT room_id, likes, gift_count, gift_value, events, duplicates "
+                  f"FROM {keyspace}.room_totals"):
         s.totals[r.room_id] = [r.likes or 0, r.gift_count or 0, r.gift_value or 0,
                                r.events or 0, r.duplicates or 0]
-    for r in session.execute(f"SELECT room_id, window_start, likes, gift_count, gift_value "
-                             f"FROM {keyspace}.room_windows"):
+    for r in rows(f"SELECT room_id, window_start, likes, gift_count, gift_value "
+                  f"FROM {keyspace}.room_windows"):
         s.windows[(r.room_id, _ms(r.window_start))] = [r.likes or 0, r.gift_count or 0,
                                                        r.gift_value or 0]
-    for r in session.execute(f"SELECT room_id, gift_id, gift_count, gift_value "
-                             f"FROM {keyspace}.room_gifts"):
+    for r in rows(f"SELECT room_id, gift_id, gift_count, gift_value FROM {keyspace}.room_gifts"):
         s.gifts[(r.room_id, r.gift_id)] = [r.gift_count or 0, r.gift_value or 0]
     return s
 
@@ -96,13 +107,26 @@ def wait_until_exact(hosts: list[str], keyspace: str, expected: Expected,
                      poll_s: float = 3.0, port: int = 9042) -> Report:
     """Poll the tables until they equal ``expected``; the last report either way (also when
     ``alive()`` turns false)."""
+    from cassandra import DriverException, RequestExecutionException
+    from cassandra.cluster import NoHostAvailable
+
     from local_stack.cassandra import connect
 
     deadline = time.monotonic() + timeout_s
+    report: Report | None = None
     with connect(list(hosts), port) as session:
         while True:
-            report = compare(expected, snapshot(session, keyspace))
-            if report.exact or time.monotonic() > deadline or not alive():
+            try:
+                report = compare(expected, snapshot(session, keyspace))
+            except (RequestExecutionException, DriverException, NoHostAvailable) as exc:
+                # a replica restarting or a loaded node: the scan is tried again, and only a
+                # verdict from a complete read counts
+                log.warning("reading %s for the check failed (%s: %s); trying again",
+                            keyspace, type(exc).__name__, exc)
+                if time.monotonic() > deadline and report is None:
+                    raise
+            if report is not None and (report.exact or time.monotonic() > deadline
+                                       or not alive()):
                 return report
             time.sleep(poll_s)
 

@@ -1,7 +1,8 @@
 """``scripts/faults``: run the fault scenarios against the local stack and report.
 
-Starts whatever of the local stack is not running (and stops that at the end, unless
-``--keep-stack``), runs each scenario with each seed, prints a line per run and the table,
+Starts whatever of the local stack the scenarios need and is not running (for the ``r*``
+scenarios, the replicated profile's services), and stops that at the end unless
+``--keep-stack``; runs each scenario with each seed, prints a line per run and the table,
 and with ``--write`` puts the table into RELIABILITY.md. Exit status 1 if any run was not
 exact.
 """
@@ -24,7 +25,9 @@ from jobs.faults.scenarios import CI, FULL, SCENARIOS, run_scenario
 from local_stack import stack
 from local_stack.paths import REPO_ROOT
 
-BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
+# RELIABILITY.md's tables, by the profile the scenarios ran on
+MARKERS = {"single": ("<!-- faults:begin -->", "<!-- faults:end -->"),
+           "replicated": ("<!-- faults-replicated:begin -->", "<!-- faults-replicated:end -->")}
 PARTIAL = REPO_ROOT / ".stack" / "faults" / "last.json"
 
 
@@ -51,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         size = replace(size, events=a.events)
     keys = a.scenario or sorted(SCENARIOS)
     h = Harness(progress=lambda m: print(m, flush=True))
-    started = [name for name, svc in h.services.items() if name in stack.ALL
+    needed = {name for key in keys for name in SCENARIOS[key].profile.services}
+    started = [name for name, svc in h.services.items() if name in needed
                and not all(proc.is_running() for proc in svc.processes)]
     print(f"[faults] {len(keys)} scenarios x {len(a.seeds)} seeds, {size.events:,} messages "
           f"per run; starting {', '.join(started) or 'nothing (all running)'}", flush=True)
     t0 = time.monotonic()
     results = []
-    try:
-        h.up()
+    try:  # each run starts the services of its profile (local_stack.profiles)
         for key in keys:
             for seed in a.seeds:
                 results.append(run_scenario(h.run, key, seed, size))
@@ -79,21 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         for line in r.wrong_rows[:10]:
             print(f"    {line}")
     if a.write:
-        _write(results, table, argv if argv is not None else sys.argv[1:], took)
+        _write(results, argv if argv is not None else sys.argv[1:], took)
     return 1 if wrong else 0
 
 
-def _write(results, table: str, argv: list[str], took: float) -> None:
+def _write(results, argv: list[str], took: float) -> None:
+    """The runs of each profile replace that profile's table in RELIABILITY.md."""
     out = PARTIAL
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([r.to_json() for r in results], indent=1))
     doc = REPO_ROOT / "RELIABILITY.md"
-    faults = sum(len(r.faults) for r in results)
-    body = (f"Measured {dt.date.today().isoformat()} on {platform.node() or 'this machine'} "
-            f"({platform.machine()}, {_cores()} cores, Python {platform.python_version()}); "
-            f"{len(results)} runs, {faults} faults, {took / 60:.0f} min in all.\n"
-            f"Command: `scripts/faults {shlex.join(argv)}`\n\n{table}\n")
-    doc.write_text(replace_between(doc.read_text(), BEGIN, END, body))
+    text = doc.read_text()
+    for profile, (begin, end) in MARKERS.items():
+        runs = [r for r in results if SCENARIOS[r.scenario].profile.name == profile]
+        if not runs:
+            continue
+        faults = sum(len(r.faults) for r in runs)
+        body = (f"Measured {dt.date.today().isoformat()} on {platform.node() or 'this machine'} "
+                f"({platform.machine()}, {_cores()} cores, Python {platform.python_version()}); "
+                f"{len(runs)} runs, {faults} faults, {took / 60:.0f} min in all (the whole "
+                f"command).\nCommand: `scripts/faults {shlex.join(argv)}`\n\n"
+                f"{markdown_table(runs)}\n")
+        text = replace_between(text, begin, end, body)
+    doc.write_text(text)
     print(f"[faults] wrote {doc} and {out}")
 
 

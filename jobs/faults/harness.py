@@ -35,7 +35,7 @@ from jobs.counters import verify
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
 from jobs.counters.workload import MAX_MESSAGE_BYTES, Workload, generate, produce
-from jobs.faults.report import Fault, RunResult, recovery_times
+from jobs.faults.report import Fault, RunResult, counted_between, recovery_times
 from local_stack import stack
 from local_stack.flink import (
     FlinkService,
@@ -44,11 +44,13 @@ from local_stack.flink import (
     job_id_of,
     latest_checkpoint,
     rest_get,
+    start_taskmanager,
     stop_with_savepoint,
     submit,
 )
 from local_stack.paths import REPO_ROOT, StackPaths
-from local_stack.process import StackError
+from local_stack.process import ManagedProcess, StackError
+from local_stack.profiles import PROFILES, SINGLE, Profile
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class Monitor:
     hosts: list[str]
     keyspace: str
     job_ids: Callable[[], list[str]]
+    port: int = 9042
     samples: list[tuple[float, int]] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
     errors: Counter = field(default_factory=Counter)  # failed samples, by exception type
@@ -102,13 +105,19 @@ class Monitor:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():  # (not started when the run failed before counting)
+            self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        from cassandra import ConsistencyLevel
+        from cassandra.query import SimpleStatement
+
         from connectors.cassandra_sink import connect_cluster
 
         cluster = session = None
-        query = f"SELECT events FROM {self.keyspace}.room_totals"
+        # read as the sink writes: a quorum of replicas (one node of a ring may be down)
+        query = SimpleStatement(f"SELECT events FROM {self.keyspace}.room_totals",
+                                consistency_level=ConsistencyLevel.LOCAL_QUORUM)
         last_rest = 0.0
         try:
             while not self._stop.is_set():
@@ -117,7 +126,7 @@ class Monitor:
                     if session is None:  # (again) after Cassandra was down
                         if cluster is not None:
                             cluster.shutdown()
-                        cluster = connect_cluster(self.hosts, connect_timeout=2)
+                        cluster = connect_cluster(self.hosts, self.port, connect_timeout=2)
                         session = cluster.connect()
                     total = sum(r.events or 0 for r in session.execute(query, timeout=5))
                     self.samples.append((t, total))
@@ -180,8 +189,9 @@ class Run:
     """One scenario run: its names, workload, job, monitor, and the faults it injects."""
 
     def __init__(self, harness: Harness, scenario: str, seed: int, wl: Workload,
-                 job_args: list[str], rate: float) -> None:
+                 job_args: list[str], rate: float, profile: Profile = SINGLE) -> None:
         self.h, self.scenario, self.seed = harness, scenario, seed
+        self.profile = profile
         self.wl, self.job_args, self.rate = wl, job_args, rate
         self.s = settings = Settings.parse(job_args)
         self.rnd = random.Random(seed * 7919 + 13)
@@ -192,7 +202,7 @@ class Run:
         # the tree of the version the job runs (None: this checkout); an upgrade moves on
         self.version_root: Path | None = None
         self.monitor = Monitor(list(settings.cassandra_hosts), settings.keyspace,
-                               lambda: self.job_ids)
+                               lambda: self.job_ids, settings.cassandra_port)
         self.sent = 0
         self.produce_error: BaseException | None = None
         self.t0 = time.monotonic()
@@ -307,20 +317,48 @@ class Run:
         self.faults.append(f)
         return f
 
+    def taskmanagers(self) -> list[ManagedProcess]:
+        """The profile's TaskManager processes (one, or two in the replicated profile)."""
+        svcs = self.h.services
+        return [svcs[name].taskmanager for name in self.profile.taskmanagers]  # type: ignore
+
     def kill_taskmanager(self, wait_ready: bool = True) -> None:
-        """kill -9 of the TaskManager (its Python workers lose their JVM), then a new one, as
-        a supervisor would start it."""
-        flink = self.h.flink
+        """kill -9 of a TaskManager (its Python workers lose their JVM; of two, one at
+        random), then a new one, as a supervisor would start it."""
+        tms = self.taskmanagers()
+        tm = self.rnd.choice(tms) if len(tms) > 1 else tms[0]
         t = time.monotonic()
-        flink.taskmanager.signal(signal.SIGKILL)
-        self.say(f"kill -9 taskmanager; {self.status()}")
-        _wait_gone(flink.taskmanager)
+        tm.signal(signal.SIGKILL)
+        label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
+        self.say(f"kill -9 {label}; {self.status()}")
+        _wait_gone(tm)
         healed = time.monotonic()
+        start_taskmanager(tm, self.h.paths)
         if wait_ready:
-            self.h.up("flink")
-        else:
-            flink.taskmanager.start(*self.h.taskmanager_argv())
-        self._record("kill -9 taskmanager", t, healed)
+            self.h.up(*self.profile.taskmanagers)
+        self._record(f"kill -9 {label}", t, healed)
+
+    def lose_member(self, kind: str, hold_s: float,
+                    meanwhile: Callable[[], None] | None = None, only: str | None = None) -> None:
+        """kill -9 of one member (at random, or ``only``) of the replicated profile's Kafka
+        cluster (``kind`` "broker") or Cassandra ring ("cassandra"), down for ``hold_s`` s
+        while the others serve; ``meanwhile`` runs (a second fault, or the end of one) 5-10 s
+        into that. Then restarted."""
+        names = self.profile.brokers if kind == "broker" else self.profile.cassandra_nodes
+        name = only or self.rnd.choice(names)
+        proc = self.h.services[name].processes[0]
+        t = time.monotonic()
+        proc.signal(signal.SIGKILL)
+        self.say(f"kill -9 {name}, down for {hold_s:.0f}s; {self.status()}")
+        _wait_gone(proc)
+        if meanwhile is not None:
+            time.sleep(self.rnd.uniform(5, 10))
+            meanwhile()
+        time.sleep(max(0.0, hold_s - (time.monotonic() - t)))
+        healed = time.monotonic()
+        self.h.up(name)
+        self.say(f"{name} back; {self.status()}")
+        self._record(f"kill -9 {name} ({healed - t:.0f}s down)", t, healed)
 
     def kill_jobmanager(self) -> None:
         """kill -9 of the JobManager. Without HA the job dies with it; the harness does what
@@ -351,6 +389,36 @@ class Run:
         healed = time.monotonic()
         self.h.up("kafka")
         self._record(f"kill -9 kafka ({hold_s:.0f}s down)", t, healed)
+
+    def lose_counter_leader(self, pause_s: float, down_s: float) -> None:
+        """Replicated profile: two of the three Cassandra nodes paused (SIGSTOP) for
+        ``pause_s`` while the sink writes, so the third, the counter leader of every write it
+        coordinates, applies increments it cannot pass on (the writes time out: in doubt);
+        then it is killed (-9) with them, the two resume and serve, and it comes back after
+        ``down_s`` with increments no other replica has."""
+        nodes = list(self.profile.cassandra_nodes)
+        leader = self.rnd.choice(nodes)
+        paused = [self.h.services[n].processes[0] for n in nodes if n != leader]
+        t = time.monotonic()
+        for proc in paused:
+            proc.signal(signal.SIGSTOP)
+        self.say(f"SIGSTOP {', '.join(p.name for p in paused)} for {pause_s:.0f}s; "
+                 f"{self.status()}")
+        try:
+            time.sleep(pause_s)
+            self.lose_member("cassandra", down_s, only=leader,
+                             meanwhile=lambda: self._resume(paused, t))
+        finally:
+            for proc in paused:
+                if proc.is_running():
+                    proc.signal(signal.SIGCONT)
+
+    def _resume(self, paused: list[ManagedProcess], t: float) -> None:
+        for proc in paused:
+            proc.signal(signal.SIGCONT)
+        self.say(f"SIGCONT {', '.join(p.name for p in paused)}")
+        self._record(f"SIGSTOP {len(paused)} of 3 Cassandra nodes "
+                     f"({time.monotonic() - t:.0f}s)", t)
 
     def pause_cassandra(self, hold_s: float) -> None:
         proc = self.h.services["cassandra"].processes[0]
@@ -433,36 +501,40 @@ class Harness:
         self.progress = progress
         self.services = stack.services(self.paths)
         self.flink: FlinkService = self.services["flink"]  # type: ignore[assignment]
-        self.bootstrap = "127.0.0.1:9092"
-        self.hosts = ["127.0.0.1"]
 
     def up(self, *names: str) -> None:
         stack.up(list(names) or list(stack.ALL), self.paths,
                  progress=lambda m: log.info("stack: %s", m))
 
-    def taskmanager_argv(self) -> tuple:
-        """(argv, env) the stack starts a TaskManager with."""
-        from local_stack.flink import dynamic_properties, flink_env, flink_home
-
-        return (["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
-                 *dynamic_properties(self.paths)], flink_env(self.paths))
+    def use(self, profile: Profile) -> None:
+        """Start the profile's services; a TaskManager that is not the profile's stops (a
+        run of the single profile has one TaskManager, as its scenarios assume)."""
+        extra = [name for other in PROFILES.values() for name in other.taskmanagers
+                 if name not in profile.taskmanagers]
+        stack.down(extra, self.paths, progress=lambda m: log.info("stack: %s", m))
+        self.up(*profile.services)
 
     def run(self, scenario: str, seed: int, events: int, produce_s: float,
             inject: Callable[[Run], None], rooms: int = 2_000,
             exact_timeout_s: float = 600, max_restarts: int | None = None,
-            first_version: str | None = None, **workload) -> RunResult:
+            first_version: str | None = None, profile: Profile = SINGLE,
+            **workload) -> RunResult:
         """One run of ``inject`` (the scenario's faults) over ``events`` messages produced
-        over about ``produce_s`` seconds."""
+        over about ``produce_s`` seconds, on the local stack's ``profile``."""
+        self.use(profile)
         suffix = uuid.uuid4().hex[:8]
         job_args = [
-            "--bootstrap", self.bootstrap, "--cassandra-hosts", ",".join(self.hosts),
+            *profile.job_args(),
             "--likes-topic", f"faults.likes.{suffix}", "--gifts-topic", f"faults.gifts.{suffix}",
             "--dlq-topic", f"faults.dlq.{suffix}", "--group-id", f"faults-{suffix}",
             "--keyspace", f"faults_{suffix}"]
         s = Settings.parse(job_args)
-        provision(s, topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
+        provision(s, replication=profile.replication_factor,
+                  min_insync_replicas=profile.min_insync_replicas,
+                  topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
         wl = generate(seed, events, rooms, int(time.time() * 1000), **workload)
-        run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s)
+        run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s,
+                  profile=profile)
         result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
                            wl.invalid, max_restarts=max_restarts)
         run.say(f"{len(wl.messages):,} messages ({wl.counted:,} to count, {wl.duplicates:,} "
@@ -494,7 +566,8 @@ class Harness:
             run.say("all produced; waiting until the tables are exact")
             report = verify.wait_until_exact(list(s.cassandra_hosts), s.keyspace, wl.expected,
                                              exact_timeout_s,
-                                             alive=lambda: run.job_state() != "FAILED")
+                                             alive=lambda: run.job_state() != "FAILED",
+                                             port=s.cassandra_port)
             result.seconds = time.monotonic() - started
             result.rooms_checked, result.rows_checked = report.rooms_checked, report.rows_checked
             result.rooms_wrong, result.rows_wrong = report.rooms_wrong, len(report.rows_wrong)
@@ -521,6 +594,8 @@ class Harness:
         for f, rec in zip(run.faults, recovery_times(run.faults, run.monitor.samples),
                           strict=True):
             f.recovery_s = rec
+            f.counted_while_down = counted_between(run.monitor.samples, f.injected_at,
+                                                   f.healed_at)
         result.restarts = sum(run.monitor.restarts.values())
         result.monitor_samples = len(run.monitor.samples)
         result.progress = thin(run.monitor.samples, run.t0, every_s=2.0)
@@ -551,7 +626,7 @@ class Harness:
         from local_stack.cassandra import connect
 
         try:
-            with connect(list(s.cassandra_hosts)) as session:
+            with connect(list(s.cassandra_hosts), s.cassandra_port) as session:
                 session.execute(f"DROP KEYSPACE IF EXISTS {s.keyspace}", timeout=60)
             admin = KafkaAdminClient(bootstrap_servers=s.bootstrap)
             try:

@@ -17,6 +17,9 @@ class Fault:
     injected_at: float
     healed_at: float
     recovery_s: float | None = None  # fault to counters moving again; None: never seen moving
+    # events the counters grew by between injection and heal: a replica lost while the others
+    # serve should not stop the counting (None: no sample on either side)
+    counted_while_down: int | None = None
 
 
 def recovery_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]],
@@ -45,6 +48,17 @@ def recovery_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]]
                 break
         out.append(found)
     return out
+
+
+def counted_between(samples: Sequence[tuple[float, int]], t0: float, t1: float) -> int | None:
+    """How much the counted events grew from ``t0`` to ``t1``: the last sample at or before
+    ``t1`` minus the last one at or before ``t0`` (None without a sample before ``t0``, or
+    none between them)."""
+    before = [v for t, v in samples if t <= t0]
+    upto = [v for t, v in samples if t0 < t <= t1]
+    if not before or not upto:
+        return None
+    return upto[-1] - before[-1]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.faults.harness import Run
+from local_stack.profiles import REPLICATED, SINGLE, Profile
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,19 @@ class Size:
     kafka_down_s: tuple[float, float] = (30, 60)
     cassandra_pause_s: tuple[float, float] = (15, 25)   # > the driver's 10 s request timeout
     produce_s: dict[str, float] = field(default_factory=lambda: {
-        "1-taskmanager": 300, "2-jobmanager": 130})
+        "1-taskmanager": 300, "2-jobmanager": 130,
+        # the replicated scenarios' faults take ~2 min: events flow through all of them
+        "r1-cassandra-node": 150, "r2-kafka-broker": 150, "r3-counter-leader": 150})
     default_produce_s: float = 80
+    member_down_s: tuple[float, float] = (30, 60)  # a broker or a Cassandra node of 3
 
 
 FULL = Size()
 CI = Size(events=30_000, tm_kills=2, jm_kills=1, kafka_down_s=(30, 30),
-          cassandra_pause_s=(15, 15), produce_s={"1-taskmanager": 110, "2-jobmanager": 70},
-          default_produce_s=60)
+          cassandra_pause_s=(15, 15), produce_s={"1-taskmanager": 110, "2-jobmanager": 70,
+                                                 "r1-cassandra-node": 90, "r2-kafka-broker": 90,
+                                                 "r3-counter-leader": 90},
+          default_produce_s=60, member_down_s=(30, 30))
 
 
 # The job as it ran in the full fault runs before this one (RELIABILITY.md of 2026-11-30,
@@ -47,6 +53,7 @@ class Scenario:
     workload: dict = field(default_factory=dict)
     max_restarts: int | None = None  # more restarts than this fail the run (a restart loop)
     first_version: str | None = None  # the run starts on this git revision of the job
+    profile: Profile = SINGLE         # the local stack's services it runs on
 
 
 def taskmanager_kills(run: Run, size: Size) -> None:
@@ -62,7 +69,7 @@ def taskmanager_kills(run: Run, size: Size) -> None:
     for _ in range(2):
         time.sleep(3.5)
         run.kill_taskmanager(wait_ready=False)
-    run.h.up("flink")
+    run.h.up(*run.profile.taskmanagers)
 
 
 def jobmanager_kills(run: Run, size: Size) -> None:
@@ -104,6 +111,31 @@ def upgrade(run: Run, size: Size) -> None:
     run.upgrade_via_savepoint()
 
 
+def member_loss(kind: str) -> Callable[[Run, Size], None]:
+    """Replicated profile: kill -9 of one of the three brokers or Cassandra nodes, down
+    30-60 s while the other two serve (min.insync.replicas 2; LOCAL_QUORUM), with a
+    TaskManager killed while it is down (the job replays onto the two left) and another
+    after it is back."""
+    def inject(run: Run, size: Size) -> None:
+        run.settle_then(3, 8)
+        run.lose_member(kind, run.rnd.uniform(*size.member_down_s),
+                        meanwhile=run.kill_taskmanager)
+        run.settle_then(3, 8)
+        run.after_write_before_checkpoint()
+        run.kill_taskmanager()
+    inject.__doc__ = member_loss.__doc__
+    return inject
+
+
+def counter_leader_lost(run: Run, size: Size) -> None:
+    """Replicated profile: two Cassandra nodes paused past the write timeouts while the sink
+    writes, the third killed with increments only it applied (a counter write is applied by
+    its leader replica first, then passed on), the two resumed, the third back later."""
+    run.settle_then(3, 8)
+    run.lose_counter_leader(run.rnd.uniform(*size.cassandra_pause_s),
+                            run.rnd.uniform(*size.member_down_s))
+
+
 def no_faults(run: Run, size: Size) -> None:
     """The input is the fault: the job must count through it without a restart."""
 
@@ -132,6 +164,15 @@ SCENARIOS = {s.key: s for s in [
     Scenario("8-upgrade", f"the previous version ({PREVIOUS_VERSION[:7]}) stopped with a "
              "savepoint while counting, this version resumed from it", upgrade,
              first_version=PREVIOUS_VERSION),
+    Scenario("r1-cassandra-node", "replicated: kill -9 of one of 3 Cassandra nodes (RF 3, "
+             "LOCAL_QUORUM), down 30-60 s, and of a TaskManager while it is down and after",
+             member_loss("cassandra"), profile=REPLICATED),
+    Scenario("r2-kafka-broker", "replicated: kill -9 of one of 3 Kafka brokers (RF 3, min ISR "
+             "2), down 30-60 s, and of a TaskManager while it is down and after",
+             member_loss("broker"), profile=REPLICATED),
+    Scenario("r3-counter-leader", "replicated: 2 of 3 Cassandra nodes paused 15-25 s while the "
+             "sink writes, the third killed (-9) with the increments only it applied, back "
+             "after 30-60 s", counter_leader_lost, profile=REPLICATED),
 ]}
 
 
@@ -141,4 +182,4 @@ def run_scenario(run_fn, key: str, seed: int, size: Size):
     extra = {"first_version": sc.first_version} if sc.first_version else {}
     return run_fn(key, seed, size.events, size.produce_s.get(key, size.default_produce_s),
                   lambda run: sc.inject(run, size), max_restarts=sc.max_restarts,
-                  **extra, **sc.workload)
+                  profile=sc.profile, **extra, **sc.workload)

@@ -58,3 +58,13 @@ def test_thin_keeps_one_sample_per_interval_relative_to_start():
 
     samples = [(100.0 + i * 0.5, i) for i in range(10)]
     assert thin(samples, 100.0, every_s=2.0) == [(0.0, 0), (2.0, 4), (4.0, 8)]
+
+
+def test_counted_while_down_is_the_growth_between_injection_and_heal():
+    from jobs.faults.report import counted_between
+
+    samples = [(0.0, 0), (1.0, 10), (2.0, 10), (3.0, 25), (4.0, 40), (5.0, 40)]
+    assert counted_between(samples, 1.5, 3.5) == 15    # 10 before, 25 at 3.0
+    assert counted_between(samples, 1.0, 2.0) == 0     # did not move
+    assert counted_between(samples, -1.0, 2.0) is None  # nothing seen before the fault
+    assert counted_between(samples, 5.5, 9.0) is None   # nothing seen after it
