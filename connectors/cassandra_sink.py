@@ -134,15 +134,24 @@ def pack_partitions(writes: Sequence[Write], max_cells: int) -> list[list[Write]
 class CounterStore:
     """Prepared reads and counter-batch writes against one keyspace.
 
-    Reads and writes use ``consistency`` (LOCAL_QUORUM by default), so a read sees every write
-    that was acknowledged, also with replication.
+    Writes use ``consistency`` (LOCAL_QUORUM by default). Reads and the probe use
+    ``read_consistency``, ALL by default: the sink reads only to settle a doubt (a row's
+    first write since start, a write of unknown outcome, a node down or back), and a counter
+    write is applied by one replica, its leader, before the leader passes the new value on.
+    A leader that dies (or is cut off) in between holds an increment no other replica has:
+    a quorum read without it reads the write as not applied, the sink would add it again,
+    and the leader's copy would count it twice once it is back. Only a read of every replica
+    settles such a doubt, so while a replica is down a doubt waits for it (the sink blocks,
+    backpressure) rather than guess. With one replica, ALL is that replica, as before.
     """
 
     def __init__(self, session, keyspace: str,
                  consistency: int = ConsistencyLevel.LOCAL_QUORUM,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0,
+                 read_consistency: int = ConsistencyLevel.ALL) -> None:
         self.session = session
         self.consistency = consistency
+        self.read_consistency = read_consistency
         self.timeout_s = timeout_s
         ks = keyspace
         self.keyspace = keyspace
@@ -161,7 +170,7 @@ class CounterStore:
         }
         self._probe = p(f"SELECT room_id FROM {ks}.{TOTALS} LIMIT 1")
         for stmt in (*self._read.values(), self._probe):
-            stmt.consistency_level = consistency
+            stmt.consistency_level = read_consistency
 
     def _update_statement(self, table: str, changed: tuple[int, ...]):
         stmt = self._update.get((table, changed))

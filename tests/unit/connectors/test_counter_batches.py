@@ -32,3 +32,35 @@ def test_one_partition_over_the_limit_is_a_batch_of_its_own():
     big = [Write((GIFTS, 1, g), (1, 1)) for g in range(1, 31)]  # 60 cells
     groups = pack_partitions([Write((TOTALS, 2, 0), (1, 0, 0, 1, 0)), *big], max_cells=10)
     assert [len(g) for g in groups] == [1, 30]
+
+
+class _PreparingSession:
+    """Records what the store prepares (the statements' consistency is all this checks)."""
+
+    def __init__(self) -> None:
+        self.prepared: list = []
+
+    def prepare(self, cql: str):
+        from types import SimpleNamespace
+
+        stmt = SimpleNamespace(cql=cql, consistency_level=None)
+        self.prepared.append(stmt)
+        return stmt
+
+
+def test_the_store_settles_doubts_from_every_replica_and_writes_at_local_quorum():
+    """A counter increment is applied by its leader replica before it is passed on: a read of
+    a quorum that misses the leader would take a write in doubt for not applied, and the sink
+    would add it again. Reads (and the probe the settle rule waits on) go to every replica."""
+    from cassandra import ConsistencyLevel
+
+    from connectors.cassandra_sink import CounterStore
+
+    session = _PreparingSession()
+    store = CounterStore(session, "ks")
+    reads = [s for s in session.prepared if s.cql.startswith("SELECT")]
+    assert len(reads) == 4  # three tables and the probe
+    assert {s.consistency_level for s in reads} == {ConsistencyLevel.ALL}
+    update = store._update_statement(TOTALS, (0, 3))
+    assert update.cql.startswith("UPDATE ks.room_totals SET likes = likes + ?")
+    assert update.consistency_level == ConsistencyLevel.LOCAL_QUORUM
