@@ -140,6 +140,20 @@ class ManagedProcess:
         return True
 
 
+def stop_together(processes: Sequence[ManagedProcess], timeout: float = 60.0) -> list[str]:
+    """Stop ``processes`` at once: SIGTERM to each first, then wait for each (SIGKILL after
+    ``timeout``). Members of one cluster go together: the last broker of a KRaft quorum
+    stopped alone waits for controllers that are gone. Returns the names stopped."""
+    running = [(p, p.pid()) for p in processes]
+    running = [(p, pid) for p, pid in running if pid is not None]
+    for _, pid in running:
+        os.kill(pid, signal.SIGTERM)
+    for p, _ in running:  # (one may have exited already: then there is nothing to wait for)
+        p.stop(timeout=timeout)
+        p.pid_file.unlink(missing_ok=True)
+    return [p.name for p, _ in running]
+
+
 def wait_until(ready: Callable[[], bool], *, what: str, timeout: float,
                processes: Sequence[ManagedProcess], log_file: Path,
                progress: Callable[[str], None] | None = None) -> float:

@@ -13,7 +13,7 @@ from local_stack.flink import FlinkService, SecondTaskManager
 from local_stack.kafka import REPLICATED as BROKERS
 from local_stack.kafka import KafkaService
 from local_stack.paths import StackPaths
-from local_stack.process import ManagedProcess, StackError, wait_until
+from local_stack.process import ManagedProcess, StackError, stop_together, wait_until
 from local_stack.profiles import REPLICATED
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ OPTIONAL = ("cassandra-secure", *(s for s in REPLICATED.services if s not in ALL
 # started in this order
 ORDER = ("kafka", *(b.name for b in BROKERS), "cassandra", "cassandra-secure",
          *(n.name for n in RING), "flink", "taskmanager-2")
+# stopped at once (a KRaft quorum: the last broker stopped alone waits for the others)
+TOGETHER = tuple(b.name for b in BROKERS)
 READY_TIMEOUT_S = {"kafka": 90.0, "cassandra": 240.0, "cassandra-secure": 240.0,
                    "flink": 120.0, "taskmanager-2": 120.0,
                    **{b.name: 180.0 for b in BROKERS}, **{n.name: 360.0 for n in RING}}
@@ -94,7 +96,14 @@ def down(names: Iterable[str] = ORDER, paths: StackPaths | None = None,
     """Stop the named services (Flink first, Kafka last), each by its PID file."""
     paths = paths or StackPaths.from_env()
     svcs = services(paths)
-    for name in reversed([n for n in ORDER if n in _check(names)]):
+    chosen = [n for n in ORDER if n in _check(names)]
+    together = [n for n in chosen if n in TOGETHER]  # the replicated brokers: one quorum
+    for name in reversed(chosen):
+        if name in together:
+            if name == together[-1]:
+                for stopped in stop_together([svcs[n].processes[0] for n in together]):
+                    progress(f"stopped {stopped}")
+            continue
         for proc in reversed(svcs[name].processes):
             if proc.stop():
                 progress(f"stopped {proc.name}")

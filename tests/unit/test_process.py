@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 
 import pytest
 
@@ -72,3 +73,24 @@ def test_wait_until_times_out_with_the_log_file(proc):
                        log_file=proc.log_dir / "x.log")
     finally:
         proc.stop(timeout=10)
+
+
+def test_stop_together_signals_every_process_before_waiting(tmp_path):
+    """Each of these exits only once the other has had its SIGTERM too (a quorum that waits
+    for its members): stopped one after the other, the first would wait for the second."""
+    from local_stack.process import stop_together
+
+    procs = [ManagedProcess(f"member-{i}", tmp_path / "run", tmp_path / "logs") for i in (1, 2)]
+    flags = [tmp_path / f"term-{i}" for i in (1, 2)]
+    for i, p in enumerate(procs):
+        mine, other = str(flags[i]), str(flags[1 - i])
+        p.start([sys.executable, "-c",
+                 "import os, signal, sys, time\n"
+                 f"signal.signal(signal.SIGTERM, lambda *a: open({mine!r}, 'w').close())\n"
+                 f"while not (os.path.exists({mine!r}) and os.path.exists({other!r})):\n"
+                 "    time.sleep(0.05)\n"])
+    time.sleep(1.0)  # both have their handler installed
+    start = time.monotonic()
+    assert stop_together(procs, timeout=20) == ["member-1", "member-2"]
+    assert time.monotonic() - start < 10
+    assert all(p.pid() is None for p in procs)
