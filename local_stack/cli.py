@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--all", action="store_true", help="also the standalone Flink cluster")
     p_up.add_argument("--replicated", action="store_true",
                       help="the replicated profile: 3 brokers, 3 Cassandra nodes, Flink with 2 "
-                           "TaskManagers (about 12 GiB of memory)")
+                           "TaskManagers (give it 16 GiB of memory)")
     p_up.add_argument("--print-settings", action="store_true",
                       help="with --replicated: print the job's and scripts/provision's flags "
                            "for the profile and exit")
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     p_logs.add_argument("service", choices=stack.ORDER)
     p_logs.add_argument("-n", "--lines", type=int, default=40)
     args = parser.parse_args(argv)
+    if getattr(args, "print_settings", False) and not args.replicated:
+        parser.error("--print-settings goes with --replicated")
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # refused connections while starting
