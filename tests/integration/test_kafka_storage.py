@@ -27,8 +27,9 @@ def test_storage_formats_with_any_cluster_id(tmp_path, cluster_id):
     server = render("kafka-server.properties", conf, DATA_DIR=paths.data("kafka"), PORT=19092,
                     CONTROLLER_PORT=19093, SECURE_PORT=19094, CLIENT_USER=CLIENT_USER,
                     CLIENT_PASSWORD=tls["client_password"], KEYSTORE=tls["keystore"],
-                    KEYSTORE_PASSWORD=tls["keystore_password"])
-    log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=paths.logs)
+                    KEYSTORE_PASSWORD=tls["keystore_password"], NODE_ID=1,
+                    VOTERS="1@127.0.0.1:19093", REPLICATION=1, MIN_ISR=1)
+    log_conf = render("kafka-log4j2.properties", conf, LOG_DIR=paths.logs, LOG_NAME="kafka")
     paths.logs.mkdir(parents=True, exist_ok=True)
     svc.format_storage(cluster_id, server, log_conf)
     meta = (paths.data("kafka") / "meta.properties").read_text()
