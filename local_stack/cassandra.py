@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cassandra.cluster import NoHostAvailable
-
 from local_stack import java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
@@ -168,6 +166,8 @@ class CassandraService:
         try:
             with connect([self.node.address], self.node.native_port, connect_timeout=3,
                          **self.client_options()) as session:
+                from cassandra.cluster import NoHostAvailable
+
                 for attempt in range(3):
                     try:
                         return self._answers(session)

@@ -50,12 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     paths = StackPaths.from_env()
     try:
         if args.command == "up" and args.replicated:
+            flags = shlex.join([*REPLICATED.job_args(), *REPLICATED.provision_args()])
             if args.print_settings:
-                print(shlex.join([*REPLICATED.job_args(), *REPLICATED.provision_args()]))
+                print(flags)
                 return 0
             stack.up([*REPLICATED.services, *(args.services or [])], paths, progress=_say)
-            _say("replicated profile ready; point the job and scripts/provision at it with: "
-                 + shlex.join([*REPLICATED.job_args(), *REPLICATED.provision_args()]))
+            _say(f"replicated profile ready; point the job and scripts/provision at it with: "
+                 f"{flags}")
         elif args.command == "up":
             stack.up(list(stack.ALL) if args.all else args.services or list(stack.DEFAULT), paths,
                      progress=_say)
