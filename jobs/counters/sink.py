@@ -47,6 +47,10 @@ class SinkStats:
     failures: int = 0
 
 
+class SinkStopped(Exception):
+    """The sink was closed: whatever is pending is replayed by the next attempt."""
+
+
 class ConvergingWriter:
     APPLIED_CACHE_ROWS = 2_000_000
 
@@ -69,6 +73,8 @@ class ConvergingWriter:
         self.answered_at: float | None = None  # first answer to a request sent after it
         self._forget = False
         self.stats = SinkStats()
+        # true once the sink is closed: no further round starts, no retry, no write is sent
+        self.stopped: Callable[[], bool] = lambda: False
 
     def forget(self) -> None:
         """Cassandra may have lost what it acknowledged (a node went down and came back):
@@ -83,11 +89,13 @@ class ConvergingWriter:
     def flush(self) -> None:
         backoff = 0.1
         while self.pending:
+            if self.stopped():
+                raise SinkStopped(f"{len(self.pending)} rows left to the next attempt")
             try:
                 self._round()
                 backoff = 0.1
-            except LeaseLost:
-                raise  # another job writes these rows now: stop, never retry
+            except (LeaseLost, SinkStopped):
+                raise  # another job writes these rows now, or this sink is closed: never retry
             except Exception as exc:  # Cassandra unreachable or overloaded: keep the truths
                 self._doubt()
                 self.stats.failures += 1
@@ -123,6 +131,8 @@ class ConvergingWriter:
             return
         if self.before_write:
             self.before_write()
+        if self.stopped():  # closed while this round read: its writes are not sent
+            raise SinkStopped(f"{len(self.pending)} rows left to the next attempt")
         try:
             self.store.write(writes)
             doubtful: set[RowKey] = set()
@@ -190,6 +200,7 @@ class BackgroundWriter:
         self._busy = False
         self._stopped = False
         self._failed: BaseException | None = None
+        writer.stopped = lambda: self._stopped
         self._thread = threading.Thread(target=self._run, name="counter-sink-writer",
                                         daemon=True)
         self._thread.start()
@@ -216,7 +227,8 @@ class BackgroundWriter:
             raise RuntimeError("the sink's writer thread failed") from self._failed
 
     def stop(self) -> None:
-        """Stops after the current round; what is not written is replayed after a restart."""
+        """Stops the writer: a round in progress sends no further write (also one retrying
+        while Cassandra does not answer); what is not written is replayed after a restart."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
@@ -239,6 +251,8 @@ class BackgroundWriter:
                 self.round_event_ts = batch_ts
                 if self.on_round:
                     self.on_round(time.monotonic() - t0)
+            except SinkStopped:
+                return
             except BaseException as exc:  # never leave a drain waiting on a dead thread
                 log.exception("sink writer thread failed")
                 with self._cond:

@@ -268,3 +268,35 @@ def test_background_writer_failure_fails_the_drain():
     bg.offer(T, (1, 0, 0, 1, 0))
     with pytest.raises(RuntimeError, match="writer thread failed"):
         bg.drain()
+
+
+def test_a_stopped_writer_sends_nothing_more_even_from_a_round_that_is_retrying():
+    """A sink closed while its round retries (Cassandra not answering) must not write once
+    Cassandra answers again: the next attempt of the job writes those rows, and two writers
+    of one row count its delta twice."""
+    import threading
+    import time
+
+    from jobs.counters.sink import BackgroundWriter
+
+    answering = threading.Event()
+
+    class Down(FakeStore):
+        def read(self, rows):
+            if not answering.is_set():
+                raise ConnectionError("node down")
+            return super().read(rows)
+
+    store = Down()
+    writer = ConvergingWriter(store, settle_ms=0, sleep=lambda s: time.sleep(0.01))
+    bg = BackgroundWriter(writer)
+    bg.offer(T, (1, 0, 0, 1, 0))
+    deadline = time.monotonic() + 5
+    while writer.stats.failures < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.stats.failures >= 3  # the round is retrying
+    bg.stop()
+    answering.set()
+    bg._thread.join(timeout=5)
+    assert not bg._thread.is_alive()
+    assert store.rows == {}  # nothing written after the stop
