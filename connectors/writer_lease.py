@@ -19,6 +19,15 @@ group. So the job holds a lease in the keyspace it writes:
 
 Lightweight transactions (``IF ...``) make claim and renewal atomic; the remaining time is
 Cassandra's own TTL, so no two hosts' clocks are compared.
+
+The lease keeps other jobs out; ``SinkFence`` keeps out older attempts of the same job. When
+Flink restarts a job, a sink task it cancelled may not be gone: its Python worker can still
+be blocked in a read (a Cassandra replica down) and write once the read returns, while the
+new attempt of the same subtask reads the same rows. Both would read the same value and add
+the same delta: counted twice. So each attempt of a sink subtask takes the subtask's fence row
+at open (the newest attempt always wins), waits out the last write the attempt before it may
+still send, and renews the row with the lease; an attempt whose row another attempt took stops
+writing (``FenceLost``).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -73,6 +83,10 @@ class LeaseHeld(Exception):
 
 class LeaseLost(Exception):
     """This job's lease is held by another job now: its sinks must not write."""
+
+
+class FenceLost(LeaseLost):
+    """A newer attempt of this sink subtask holds its fence: this attempt must not write."""
 
 
 class LeaseUnconfirmed(Exception):
@@ -137,3 +151,77 @@ class WriterLease:
     def release(self, owner: str) -> None:
         """Give the lease up if ``owner`` holds it (a job that stops)."""
         self.session.execute(self._release, (LEASE_NAME, owner))
+
+
+# A write sent on a renewal is sent within FRESH_S of it and lands (or dies) within the sink's
+# request timeout (10 s) and Cassandra's counter write timeout (5 s) of that: an attempt that
+# renewed its fence this long ago can no longer change a counter.
+QUIET_S = FRESH_S + 10 + 5 + 5
+FENCE_TTL_S = 600  # only tidies rows: a running attempt's row never expires in an outage
+
+
+def new_instance() -> str:
+    """An id for one attempt of one sink subtask (one ``open``)."""
+    return f"{uuid.uuid4().hex[:12]}@{socket.gethostname()}:{os.getpid()}"
+
+
+class SinkFence:
+    """The fence row ``name`` (one per sink subtask of a job; table ``sink_fence``)."""
+
+    def __init__(self, session, keyspace: str, name: str, ttl_s: int = FENCE_TTL_S,
+                 quiet_s: float = QUIET_S, clock=None) -> None:
+        import time
+
+        from cassandra import ConsistencyLevel
+
+        ks = keyspace
+        self.session, self.name, self.ttl_s, self.quiet_s = session, name, ttl_s, quiet_s
+        self.clock = clock or time.monotonic
+        self._seq = 0
+        self._lock = threading.Lock()
+        p = session.prepare
+        self._insert = p(f"INSERT INTO {ks}.sink_fence (name, instance, seq) VALUES (?, ?, 0) "
+                         f"IF NOT EXISTS USING TTL {ttl_s}")
+        self._take = p(f"UPDATE {ks}.sink_fence USING TTL {ttl_s} SET instance = ?, seq = 0 "
+                       "WHERE name = ? IF instance = ? AND seq = ?")
+        self._renew = p(f"UPDATE {ks}.sink_fence USING TTL {ttl_s} SET instance = ?, seq = ? "
+                        "WHERE name = ? IF instance = ?")
+        self._release = p(f"DELETE FROM {ks}.sink_fence WHERE name = ? IF instance = ?")
+        self._read = p(f"SELECT instance, seq, TTL(instance) AS ttl FROM {ks}.sink_fence "
+                       "WHERE name = ?")
+        self._read.consistency_level = ConsistencyLevel.SERIAL
+
+    def take(self, instance: str) -> tuple[str | None, float]:
+        """Take the row for ``instance``, whoever holds it. Returns the attempt it was taken
+        from (None: nobody held it) and how many seconds to wait before reading a counter
+        this subtask writes: until the attempt before can no longer change one. The
+        condition on ``seq`` makes sure the renewal read is the last one that attempt made."""
+        while True:
+            read_at = self.clock()
+            row = self.session.execute(self._read, (self.name,)).one()
+            if row is None:
+                if self.session.execute(self._insert, (self.name, instance)).one().applied:
+                    self._seq = 0
+                    return None, 0.0
+                continue
+            res = self.session.execute(self._take, (instance, self.name, row.instance, row.seq))
+            if res.one().applied:
+                self._seq = 0
+                renewed_ago = self.ttl_s - (row.ttl or 0) - 1  # TTLs are whole seconds
+                wait = self.quiet_s - renewed_ago - (self.clock() - read_at)
+                return row.instance, max(0.0, wait)
+
+    def renew(self, instance: str) -> None:
+        """Keep the row; FenceLost if a newer attempt took it (or it expired: an attempt cut
+        off from Cassandra for ``FENCE_TTL_S`` never writes again, its task is restarted)."""
+        with self._lock:  # one renewal at a time: each carries a seq of its own
+            self._seq += 1
+            res = self.session.execute(self._renew, (instance, self._seq, self.name, instance))
+        if not res.one().applied:
+            raise FenceLost(f"sink fence {self.name} is held by a newer attempt "
+                            f"({getattr(res.one(), 'instance', None) or 'none: expired'}): "
+                            f"this attempt ({instance}) stops writing")
+
+    def release(self, instance: str) -> None:
+        """Give the row up (the attempt closes): the next attempt need not wait."""
+        self.session.execute(self._release, (self.name, instance))

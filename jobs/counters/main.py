@@ -43,12 +43,13 @@ def take_writer_lease(session, s: Settings, owner: str, say=log.warning) -> None
     StartRefused."""
     from cassandra import InvalidRequest
 
-    from connectors.writer_lease import LeaseHeld, WriterLease
+    from connectors.writer_lease import LeaseHeld, SinkFence, WriterLease
 
     try:
         lease = WriterLease(session, s.keyspace)
+        SinkFence(session, s.keyspace, owner)  # the sinks' table: prepared, nothing written
     except InvalidRequest as exc:
-        raise StartRefused(f"keyspace {s.keyspace} has no writer_lease table ({exc}): run "
+        raise StartRefused(f"keyspace {s.keyspace} lacks a table of the job ({exc}): run "
                            "scripts/provision (idempotent) with the job's settings "
                            "first") from None
     deadline = time.monotonic() + s.lease_wait_ms / 1000

@@ -222,13 +222,18 @@ class LeaseKeeper:
     fresh (``FRESH_S``), renewing first if it is not: a sink that could not reach Cassandra
     for a while must not write on a lease that may have expired and been taken meanwhile.
     A renewal that fails for another reason than LeaseLost (Cassandra down) is retried.
+    With a ``fence`` (``SinkFence``, taken by the caller for ``instance``) a renewal renews
+    both, and one is confirmed only when both are: an attempt a newer attempt of its subtask
+    fenced out stops writing (``FenceLost``, a LeaseLost) at its next write.
     """
 
     def __init__(self, lease, owner: str, clock: Callable[[], float] = time.monotonic,
-                 renew_every_s: float | None = None) -> None:
+                 renew_every_s: float | None = None, fence=None,
+                 instance: str | None = None) -> None:
         from connectors.writer_lease import RENEW_S
 
         self.lease, self.owner, self.clock = lease, owner, clock
+        self.fence, self.instance = fence, instance
         self.lost: Exception | None = None
         self.confirmed_at: float | None = None  # when the last confirmed renewal was sent
         self._stop = threading.Event()
@@ -246,6 +251,8 @@ class LeaseKeeper:
         sent = self.clock()
         try:
             self.lease.renew(self.owner)
+            if self.fence is not None:
+                self.fence.renew(self.instance)
         except LeaseLost as exc:
             log.error("sink: %s", exc)
             self.lost = exc
@@ -284,11 +291,15 @@ class LeaseKeeper:
                 f"the writer lease was last confirmed more than {FRESH_S} s ago and cannot "
                 "be renewed now: not writing until it is")
 
-    def stop(self) -> None:
+    def stop(self, release_fence: bool = False) -> None:
+        """Stop renewing and release the lease; the fence only when ``release_fence`` (no
+        write of this attempt can still land: otherwise the next attempt waits it out)."""
         self._stop.set()
         if self.lost is None:
             try:
                 self.lease.release(self.owner)
+                if self.fence is not None and release_fence:
+                    self.fence.release(self.instance)
             except Exception as exc:  # noqa: BLE001 - it expires by itself
                 log.warning("sink: releasing the writer lease failed: %s", exc)
 
@@ -312,13 +323,27 @@ class CounterSink(ProcessFunction):
 
     def open(self, ctx: RuntimeContext) -> None:
         from connectors.cassandra_sink import CounterStore, connect_cluster
-        from connectors.writer_lease import WriterLease
+        from connectors.writer_lease import SinkFence, WriterLease, new_instance
         from jobs.counters.sink import BackgroundWriter, ConvergingWriter
 
         _exit_with_taskmanager()
         self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
         session = self.cluster.connect()
-        self.lease = LeaseKeeper(WriterLease(session, self.s.keyspace), self.owner)
+        # One writing attempt per subtask: take this subtask's fence from the attempt before
+        # (a cancelled task's worker may live on, blocked in a read), and wait out the last
+        # write it may still send before reading a row (connectors.writer_lease).
+        instance = new_instance()
+        index, n = ctx.get_index_of_this_subtask(), ctx.get_number_of_parallel_subtasks()
+        fence = SinkFence(session, self.s.keyspace, f"{self.owner}/{index}-of-{n}")
+        previous, wait_s = fence.take(instance)
+        log.warning("sink %d/%d attempt %d (%s) took its fence%s", index, n,
+                    ctx.get_attempt_number(), instance,
+                    f" from {previous}; waiting {wait_s:.1f} s for its last writes to land"
+                    if previous else "")
+        self.lease = LeaseKeeper(WriterLease(session, self.s.keyspace), self.owner,
+                                 fence=fence, instance=instance)
+        if wait_s > 0:
+            time.sleep(wait_s)  # the lease and the fence are renewed meanwhile
         store = CounterStore(session, self.s.keyspace)
         m = ctx.get_metrics_group()
         self.m_late = m.counter("late_events")
@@ -343,10 +368,11 @@ class CounterSink(ProcessFunction):
         # No drain here: truths not yet written belong to input after the last checkpoint,
         # which a restart replays; and a drain could block a cancel while Cassandra is down.
         _off_bundle_end(self._bundle_end)
+        quiet = False
         if getattr(self, "background", None) is not None:
-            self.background.stop()
+            quiet = self.background.stop(wait_s=5.0) and self.writer.settled()
         if getattr(self, "lease", None) is not None:
-            self.lease.stop()
+            self.lease.stop(release_fence=quiet)
         if getattr(self, "cluster", None) is not None:
             self.cluster.shutdown()
 

@@ -154,6 +154,11 @@ class ConvergingWriter:
         if len(self.applied) > self.APPLIED_CACHE_ROWS:
             self.applied.clear()  # forgetting is safe: rows are read again before a write
 
+    def settled(self) -> bool:
+        """No write of unknown outcome since Cassandra last answered: every write sent was
+        confirmed (call once no round runs)."""
+        return self.stats.writes == 0 or self.answered_at is not None
+
     def _doubt(self) -> None:
         self.doubt_at = self.clock()
         self.answered_at = None
@@ -226,12 +231,16 @@ class BackgroundWriter:
         if self._failed is not None:
             raise RuntimeError("the sink's writer thread failed") from self._failed
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 0.0) -> bool:
         """Stops the writer: a round in progress sends no further write (also one retrying
-        while Cassandra does not answer); what is not written is replayed after a restart."""
+        while Cassandra does not answer); what is not written is replayed after a restart.
+        Waits up to ``wait_s`` for the thread to end; returns whether it did (no request of
+        it is then still waiting for an answer)."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        self._thread.join(wait_s)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while True:

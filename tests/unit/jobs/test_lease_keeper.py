@@ -116,3 +116,69 @@ def test_stop_releases_unless_lost():
     k._renew()
     k.stop()
     assert not lease.released
+
+
+class FakeFence:
+    """A sink subtask's fence row: "ours", "down" or "taken" (a newer attempt holds it)."""
+
+    def __init__(self):
+        self.state = "ours"
+        self.renewals = 0
+        self.released = False
+
+    def renew(self, instance):
+        from connectors.writer_lease import FenceLost
+
+        if self.state == "down":
+            raise TimeoutError("renewal timed out")
+        if self.state == "taken":
+            raise FenceLost("a newer attempt holds it")
+        self.renewals += 1
+
+    def release(self, instance):
+        self.released = True
+
+
+def test_an_attempt_fenced_out_by_a_newer_one_never_writes_again():
+    """The r1 defect: a cancelled attempt's sink, blocked in a read while a replica was down,
+    wrote once the read returned, beside the new attempt of the same subtask (same job, same
+    lease). Its fence is taken by the new attempt: its next write raises instead."""
+    from connectors.writer_lease import FenceLost
+
+    lease, fence, clock, store = FakeLease(), FakeFence(), Clock(), FakeStore()
+    k = LeaseKeeper(lease, "job-a", clock=clock, renew_every_s=0, fence=fence, instance="a1")
+    w = writer(store, clock, before_write=k.confirm)
+    w.offer(T, (1, 0, 0, 1, 0))
+    w.flush()
+    assert store.rows[T] == (1, 0, 0, 1, 0) and fence.renewals == 1
+    fence.state = "taken"  # the job restarted; the new attempt took the subtask's fence
+    clock.t += FRESH_S + 1  # the job lease is still this job's: only the fence says no
+    w.offer(T, (2, 0, 0, 2, 0))
+    with pytest.raises(FenceLost):
+        w.flush()
+    assert store.rows[T] == (1, 0, 0, 1, 0)
+    k.stop(release_fence=True)
+    assert lease.released is False and fence.released is False  # lost: nothing released
+
+
+def test_no_write_while_the_fence_cannot_be_confirmed():
+    lease, fence, clock = FakeLease(), FakeFence(), Clock()
+    k = LeaseKeeper(lease, "job-a", clock=clock, renew_every_s=0, fence=fence, instance="a1")
+    fence.state = "down"
+    clock.t = FRESH_S + 1
+    with pytest.raises(LeaseUnconfirmed):
+        k.confirm()
+    fence.state = "ours"
+    k.confirm()
+    assert k.fresh()
+
+
+def test_the_fence_is_released_only_when_no_write_can_still_land():
+    lease, fence, clock = FakeLease(), FakeFence(), Clock()
+    k = LeaseKeeper(lease, "job-a", clock=clock, renew_every_s=0, fence=fence, instance="a1")
+    k.stop(release_fence=False)  # a write in doubt: the next attempt waits it out
+    assert lease.released and not fence.released
+    lease, fence = FakeLease(), FakeFence()
+    LeaseKeeper(lease, "job-a", clock=clock, renew_every_s=0, fence=fence,
+                instance="a2").stop(release_fence=True)
+    assert lease.released and fence.released

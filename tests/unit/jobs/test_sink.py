@@ -300,3 +300,39 @@ def test_a_stopped_writer_sends_nothing_more_even_from_a_round_that_is_retrying(
     bg._thread.join(timeout=5)
     assert not bg._thread.is_alive()
     assert store.rows == {}  # nothing written after the stop
+
+
+def test_settled_only_without_a_write_in_doubt():
+    """What the sink's close releases its fence on: every write it sent was answered."""
+    store, clock = FakeStore(script=["lost"]), Clock()
+    w = writer(store, clock)
+    assert w.settled()  # wrote nothing
+    w.offer(T, (1, 0, 0, 1, 0))
+    w._round()  # the write times out: in doubt
+    assert not w.settled()
+    w.flush()  # settled, re-read, written again
+    assert w.settled() and store.rows[T] == (1, 0, 0, 1, 0)
+
+
+def test_stop_says_whether_the_writer_thread_ended():
+    import threading
+    import time
+
+    from jobs.counters.sink import BackgroundWriter
+
+    release = threading.Event()
+
+    class Slow(FakeStore):
+        def write(self, writes):
+            release.wait(5)
+            return super().write(writes)
+
+    store = Slow()
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0))
+    bg.offer(T, (1, 0, 0, 1, 0))
+    deadline = time.monotonic() + 5
+    while not bg._busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bg.stop(wait_s=0.2) is False  # a write still waits for its answer
+    release.set()
+    assert bg.stop(wait_s=5) is True
