@@ -86,7 +86,7 @@ def test_the_newest_attempt_of_a_sink_subtask_fences_out_the_one_before(session,
     fence_new = SinkFence(session, keyspace, name, quiet_s=20)
     previous, wait = fence_new.take(new)
     assert previous == old
-    assert 17 <= wait <= 21  # renewed just now: its writes may land for ~20 s (+1: TTLs are whole s)
+    assert 17 <= wait <= 21  # renewed just now: its writes may land for ~20 s (+1 s rounding)
     with pytest.raises(FenceLost, match="held by a newer attempt"):
         fence_old.renew(old)
     fence_old.release(old)  # not its row any more: nothing happens
