@@ -206,6 +206,44 @@ class Run:
         self.sent = 0
         self.produce_error: BaseException | None = None
         self.t0 = time.monotonic()
+        # TaskManagers that exited without being killed by the harness, restarted by it
+        self.exits: list[str] = []
+        self._tm_lock = threading.Lock()  # held while the harness kills one itself
+        self._supervising = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="tm-supervisor",
+                                            daemon=True)
+
+    # --- the supervisor --------------------------------------------------------------------
+
+    def start_supervisor(self) -> None:
+        self._supervising.set()
+        self._supervisor.start()
+
+    def stop_supervisor(self) -> None:
+        self._supervising.clear()
+        if self._supervisor.is_alive():
+            self._supervisor.join(timeout=10)
+
+    def _supervise(self) -> None:
+        """Restart a TaskManager that exits on its own, as Kubernetes or systemd would on a
+        cluster (a fatal error in the JVM ends the process), and record it: the run goes on
+        and its report says so, instead of the job waiting for slots until its time is up."""
+        while self._supervising.is_set():
+            time.sleep(1.0)
+            if not self._tm_lock.acquire(blocking=False):
+                continue  # the harness is killing (and will restart) one itself
+            try:
+                for tm in self.taskmanagers():
+                    if self._supervising.is_set() and not tm.is_running():
+                        label = tm.name.removeprefix("flink-")
+                        self.exits.append(f"{label} at {time.monotonic() - self.t0:.0f} s")
+                        self.say(f"{label} exited on its own (not killed by the harness): "
+                                 f"restarting it; see {tm.console_log}")
+                        start_taskmanager(tm, self.h.paths)
+            except Exception as exc:  # noqa: BLE001 - never end the run from here
+                log.warning("supervisor: %s", exc)
+            finally:
+                self._tm_lock.release()
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -327,13 +365,14 @@ class Run:
         random), then a new one, as a supervisor would start it."""
         tms = self.taskmanagers()
         tm = self.rnd.choice(tms) if len(tms) > 1 else tms[0]
-        t = time.monotonic()
-        tm.signal(signal.SIGKILL)
-        label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
-        self.say(f"kill -9 {label}; {self.status()}")
-        _wait_gone(tm)
-        healed = time.monotonic()
-        start_taskmanager(tm, self.h.paths)
+        with self._tm_lock:
+            t = time.monotonic()
+            tm.signal(signal.SIGKILL)
+            label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
+            self.say(f"kill -9 {label}; {self.status()}")
+            _wait_gone(tm)
+            healed = time.monotonic()
+            start_taskmanager(tm, self.h.paths)
         if wait_ready:
             self.h.up(*self.profile.taskmanagers)
         self._record(f"kill -9 {label}", t, healed)
@@ -553,6 +592,7 @@ class Harness:
             run.submit()
             run.wait_running()
             run.monitor.start()
+            run.start_supervisor()
             started = time.monotonic()
             producer.start()
             if not run.monitor.wait_moving(started, 120):
@@ -585,6 +625,7 @@ class Harness:
             run.say(f"error: {exc}")
         finally:
             run.monitor.stop()
+            run.stop_supervisor()
             for job_id in run.job_ids:
                 try:
                     cancel(job_id)
@@ -604,6 +645,7 @@ class Harness:
             f.healed_at = round(f.healed_at - run.t0, 2)
         result.monitor_errors = dict(run.monitor.errors)
         result.resubmissions = run.resubmissions
+        result.taskmanager_exits = run.exits
         run.say(result.summary())
         if result.exact:
             self._drop(s)

@@ -81,6 +81,8 @@ class RunResult:
     dlq_extra: int = 0
     restarts: int = 0        # Flink's failover restarts, over every submission of the job
     resubmissions: int = 0   # the harness started the job again (JobManager lost, savepoint)
+    # TaskManagers that exited without being killed (restarted by the harness's supervisor)
+    taskmanager_exits: list[str] = field(default_factory=list)
     seconds: float = 0.0     # from the first message produced to exact
     wrong_rows: list[str] = field(default_factory=list)
     monitor_samples: int = 0  # samples of the recovery clock, and those that failed
@@ -116,7 +118,9 @@ class RunResult:
                 f"{len(self.faults)} faults; rooms {self.rooms_checked} checked, "
                 f"{self.rooms_wrong} wrong; lost {self.events_lost}, double-counted "
                 f"{self.events_double_counted}; DLQ {self.dlq_letters}/{self.invalid_sent}; "
-                f"restarts {self.restarts}, resubmissions {self.resubmissions}; {rec}; "
+                f"restarts {self.restarts}, resubmissions {self.resubmissions}"
+                + (f", TaskManager exits on their own: {', '.join(self.taskmanager_exits)}"
+                   if self.taskmanager_exits else "") + f"; {rec}; "
                 f"{self.seconds:.0f}s" + (f"; ERROR {self.error}" if self.error else ""))
 
     def to_json(self) -> dict:
@@ -141,7 +145,9 @@ def markdown_table(results: Sequence[RunResult]) -> str:
             f"| {r.scenario} | {r.seed} | {r.messages:,} | {r.duplicates_sent:,} "
             f"| {r.invalid_sent:,} | {len(r.faults)} | {r.rooms_checked:,} | {r.rooms_wrong} "
             f"| {r.events_lost} | {r.events_double_counted} "
-            f"| {r.dlq_letters:,} / {r.invalid_sent:,} | {r.restarts} (+{r.resubmissions}) "
+            f"| {r.dlq_letters:,} / {r.invalid_sent:,} | {r.restarts} (+{r.resubmissions})"
+            + (f", {len(r.taskmanager_exits)} TaskManager exit(s) on its own "
+               if r.taskmanager_exits else " ") +
             f"| {_s(r.recovery_median())} / {_s(r.recovery_max())} | {r.seconds:.0f} "
             f"| {'yes' if r.exact else '**NO**'} |")
     return "\n".join(lines)

@@ -68,3 +68,11 @@ def test_counted_while_down_is_the_growth_between_injection_and_heal():
     assert counted_between(samples, 1.0, 2.0) == 0     # did not move
     assert counted_between(samples, -1.0, 2.0) is None  # nothing seen before the fault
     assert counted_between(samples, 5.5, 9.0) is None   # nothing seen after it
+
+
+def test_a_taskmanager_that_exited_on_its_own_is_reported():
+    """The harness restarts it (as a supervisor would); the table and summary say so."""
+    r = result(restarts=1, taskmanager_exits=["taskmanager at 80 s"])
+    assert "| 1 (+0), 1 TaskManager exit(s) on its own |" in markdown_table([r])
+    assert "TaskManager exits on their own: taskmanager at 80 s" in r.summary()
+    assert "exit(s)" not in markdown_table([result()])
