@@ -17,18 +17,20 @@ T = (TOTALS, 1, 0)
 
 class FakeLease:
     """The lease row as the sink sees it: ``state`` is "ours", "down" (Cassandra does not
-    answer) or "taken" (another job holds it)."""
+    answer) or "taken" (another job holds it). With ``lost=FenceLost``: a sink subtask's
+    fence row, "taken" by a newer attempt of the subtask."""
 
-    def __init__(self):
+    def __init__(self, lost: type[LeaseLost] = LeaseLost):
         self.state = "ours"
         self.renewals = 0
         self.released = False
+        self.lost = lost
 
     def renew(self, owner):
         if self.state == "down":
             raise TimeoutError("renewal timed out")
         if self.state == "taken":
-            raise LeaseLost("held by another job")
+            raise self.lost("held by another job, or a newer attempt")
         self.renewals += 1
 
     def release(self, owner):
@@ -118,25 +120,10 @@ def test_stop_releases_unless_lost():
     assert not lease.released
 
 
-class FakeFence:
-    """A sink subtask's fence row: "ours", "down" or "taken" (a newer attempt holds it)."""
+def FakeFence():  # noqa: N802 - a fake's constructor
+    from connectors.writer_lease import FenceLost
 
-    def __init__(self):
-        self.state = "ours"
-        self.renewals = 0
-        self.released = False
-
-    def renew(self, instance):
-        from connectors.writer_lease import FenceLost
-
-        if self.state == "down":
-            raise TimeoutError("renewal timed out")
-        if self.state == "taken":
-            raise FenceLost("a newer attempt holds it")
-        self.renewals += 1
-
-    def release(self, instance):
-        self.released = True
+    return FakeLease(lost=FenceLost)
 
 
 def test_an_attempt_fenced_out_by_a_newer_one_never_writes_again():
