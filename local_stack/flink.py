@@ -198,6 +198,26 @@ def job_metric_sums(job_id: str, names: list[str]) -> dict[str, float]:
     return out
 
 
+def job_restarts(job_id: str, timeout: float = 2) -> int | None:
+    """How often a job failed and restarted: the larger of Flink's ``numRestarts`` and the
+    number of failures in the job's exception history (``/jobs/<id>/exceptions``; the
+    metric alone was seen to read 0 after a TaskManager kill had restarted the job, because
+    the REST metric store serves a job's metrics only some seconds after a restart). None
+    when neither answered (the JobManager is down or busy)."""
+    got: list[int] = []
+    try:
+        history = rest_get(f"/jobs/{job_id}/exceptions", timeout=timeout)
+        got.append(len(history.get("exceptionHistory", {}).get("entries", [])))
+    except Exception as exc:  # noqa: BLE001 - the metric may still answer
+        log.debug("restarts: exceptions of %s: %s", job_id, exc)
+    try:
+        got += [int(m["value"]) for m in
+                rest_get(f"/jobs/{job_id}/metrics?get=numRestarts", timeout=timeout)]
+    except Exception as exc:  # noqa: BLE001
+        log.debug("restarts: numRestarts of %s: %s", job_id, exc)
+    return max(got) if got else None
+
+
 def job_id_of(submit_output: str) -> str:
     """The JobID that ``flink run --detached`` printed."""
     for line in submit_output.splitlines():

@@ -34,6 +34,7 @@ class DrainResult:
     checkpoints: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)
     sink: dict = field(default_factory=dict)       # the sink's row reads and writes
+    restarts: int | None = None   # how often the job failed and restarted (None: unknown)
 
     @property
     def events_per_s(self) -> float:
@@ -172,10 +173,12 @@ def run_drain(backlog: Backlog, *, stall_s: float = 180,
         result.error = str(exc)
         progress(f"    error: {exc}")
     finally:
+        result.restarts = run.restarts()
         run.cancel()
     for name, busy, bp, records in result.stages():
         progress(f"    stage {name[:60]}: busy {busy:.0f} ms/s, backpressured {bp:.0f} ms/s, "
                  f"{records:,.0f} records/s")
     progress(f"    {result.messages:,} messages in {result.seconds:.1f}s = "
-             f"{result.events_per_s:,.0f}/s, exact: {result.exact}")
+             f"{result.events_per_s:,.0f}/s, exact: {result.exact}, "
+             f"restarts: {'unknown' if result.restarts is None else result.restarts}")
     return result

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from local_stack.flink import cancel, job_id_of, job_metric_sums, rest_get, submit
+from local_stack.flink import (
+    cancel,
+    job_id_of,
+    job_metric_sums,
+    job_restarts,
+    rest_get,
+    submit,
+)
 from local_stack.paths import REPO_ROOT, StackPaths
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,11 @@ class JobRun:
                 pass
             time.sleep(0.2)
         raise BenchError(f"job {self.job_id} not running after {timeout_s:.0f}s")
+
+    def restarts(self) -> int | None:
+        """How often the job failed and restarted so far (``job_restarts``; None: not
+        submitted, or the JobManager did not answer)."""
+        return job_restarts(self.job_id, timeout=5) if self.job_id else None
 
     def metric_sums(self, names: list[str]) -> dict[str, float]:
         """User metrics (``events_counted`` ...) summed over subtasks and operators."""

@@ -40,6 +40,7 @@ class LatencyResult:
     samples: list[float] = field(default_factory=list)   # seconds, after the warm-up
     exact: bool = False
     error: str | None = None
+    restarts: int | None = None
 
     def percentile(self, q: float) -> float | None:
         return float(np.percentile(self.samples, q)) if self.samples else None
@@ -185,6 +186,7 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
         progress(f"  error: {exc}")
     finally:
         stop.set()
+        result.restarts = run.restarts()
         run.cancel()
     if result.exact:
         run.drop()

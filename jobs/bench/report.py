@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 NOT_EXACT = "NOT EXACT — does not count"
+RESTARTED = "RESTARTED"
+RESTARTS = "restarts"  # a counting run's extra: how often its job failed and restarted
 LATENCY_TARGET_MS = 1500.0
 RATIO_PREFIX = "ratio:"
 # extra keys of the producer scenario (jobs/bench/producer_bench.py)
@@ -75,6 +77,7 @@ class LatencyPoint:
     p95_ms: float | None
     p99_ms: float | None
     exact: bool
+    restarts: int | None = None   # how often the job failed and restarted (None: unknown)
 
 
 @dataclass
@@ -110,6 +113,15 @@ class BenchResult:
                if m.exact is False]
         bad += [f"latency at {p.rate:,} ev/s" for p in self.latency if not p.exact]
         return bad
+
+    def restarted(self) -> list[str]:
+        """Counting runs whose job failed and restarted, with how often: a backlog must
+        drain with none."""
+        out = [f"{m.scenario}: {m.subject} ({m.extra[RESTARTS]})"
+               for m in self.measurements if m.extra.get(RESTARTS)]
+        out += [f"latency at {p.rate:,} ev/s ({p.restarts})" for p in self.latency
+                if p.restarts]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -248,6 +260,10 @@ def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
     if bad:
         out += [f"> **{NOT_EXACT}**: {len(bad)} measurement(s) did not end with exact "
                 "counters: " + "; ".join(bad) + ".", ""]
+    restarted = r.restarted()
+    if restarted:
+        out += [f"> **{RESTARTED}**: the job failed and restarted during "
+                f"{len(restarted)} run(s) (how often): " + "; ".join(restarted) + ".", ""]
     if r.targets:
         met = sum(t.met for t in r.targets)
         out += [f"Targets: **{met} of {len(r.targets)} met**"
@@ -360,6 +376,8 @@ def console_table(result: BenchResult) -> str:
     bad = r.not_exact()
     if bad:
         parts.append(f"{NOT_EXACT}: " + "; ".join(bad))
+    if r.restarted():
+        parts.append(f"{RESTARTED}: " + "; ".join(r.restarted()))
     return "\n\n".join(parts) + "\n"
 
 

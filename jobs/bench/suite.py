@@ -36,7 +36,7 @@ from jobs.bench import report as rep
 from jobs.bench.drain import DrainResult, produce_backlog, run_drain
 from jobs.bench.latency import percentiles, run_latency
 from jobs.bench.load import Shape
-from jobs.bench.report import BenchResult, LatencyPoint, Measurement, Target
+from jobs.bench.report import RESTARTS, BenchResult, LatencyPoint, Measurement, Target
 from local_stack.paths import REPO_ROOT, StackPaths
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,8 @@ class Suite:
             "rooms": d.shape.rooms, "distribution": d.shape.distribution,
             "parallelism": d.parallelism, "job start s": round(d.start_s, 1),
             "counter rows": d.rows}
+        if d.restarts is not None:
+            extra[RESTARTS] = d.restarts
         if d.sink:
             extra["rows written"] = int(d.sink.get("sink_rows_written", 0))
             extra["rows read"] = int(d.sink.get("sink_rows_read", 0))
@@ -331,7 +333,8 @@ class Suite:
                               progress=self.say)
             p = percentiles(res.samples)
             self.r.latency.append(LatencyPoint(rate, res.achieved_rate, len(res.samples),
-                                               p["p50_ms"], p["p95_ms"], p["p99_ms"], res.exact))
+                                               p["p50_ms"], p["p95_ms"], p["p99_ms"], res.exact,
+                                               res.restarts))
             if res.error:
                 self.r.notes.append(f"latency at {rate:,}/s: {res.error}")
 

@@ -42,6 +42,7 @@ from local_stack.flink import (
     cancel,
     export_version,
     job_id_of,
+    job_restarts,
     latest_checkpoint,
     rest_get,
     start_taskmanager,
@@ -56,26 +57,6 @@ log = logging.getLogger(__name__)
 
 JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
 PARALLELISM = 2
-
-
-def job_restarts(job_id: str, timeout: float = 2) -> int | None:
-    """How often a job failed and restarted: the larger of Flink's ``numRestarts`` and the
-    number of failures in the job's exception history (``/jobs/<id>/exceptions``; the
-    metric alone was seen to read 0 after a TaskManager kill had restarted the job, because
-    the REST metric store serves a job's metrics only some seconds after a restart). None
-    when neither answered (the JobManager is down or busy)."""
-    got: list[int] = []
-    try:
-        history = rest_get(f"/jobs/{job_id}/exceptions", timeout=timeout)
-        got.append(len(history.get("exceptionHistory", {}).get("entries", [])))
-    except Exception as exc:  # noqa: BLE001 - the metric may still answer
-        log.debug("restarts: exceptions of %s: %s", job_id, exc)
-    try:
-        got += [int(m["value"]) for m in
-                rest_get(f"/jobs/{job_id}/metrics?get=numRestarts", timeout=timeout)]
-    except Exception as exc:  # noqa: BLE001
-        log.debug("restarts: numRestarts of %s: %s", job_id, exc)
-    return max(got) if got else None
 
 
 class HarnessError(RuntimeError):

@@ -8,6 +8,8 @@ from jobs.bench.report import (
     MERGE_RATIO,
     MESSAGES_PER_S,
     NOT_EXACT,
+    RESTARTED,
+    RESTARTS,
     BenchResult,
     LatencyPoint,
     Measurement,
@@ -124,6 +126,22 @@ def test_not_exact_is_loud_and_its_rate_is_struck_through():
     assert "3.60x" not in row                       # its ratios are not shown
     assert NOT_EXACT in console_table(r)
     assert "(180,000)" in console_table(r)
+
+
+def test_a_run_whose_job_restarted_is_marked_and_a_clean_one_is_not():
+    assert result().restarted() == []
+    assert RESTARTED not in markdown(result())
+    r = result()
+    r.measurements[0].extra[RESTARTS] = 2
+    r.latency[0].restarts = 1
+    r.latency[1].restarts = 0
+    md = markdown(r)
+    assert (f"> **{RESTARTED}**: the job failed and restarted during 2 run(s) (how often): "
+            "1 backlog drain: counting job (2); latency at 5,000 ev/s (1).") in md
+    assert "restarts 2" in next(line for line in md.splitlines()
+                                if line.startswith("| 1 backlog drain"))
+    assert f"{RESTARTED}: 1 backlog drain: counting job (2)" in console_table(r)
+    assert BenchResult.from_json(r.to_json()).restarted() == r.restarted()
 
 
 def test_quick_mode_says_these_are_not_the_reference_figures():
