@@ -18,17 +18,27 @@ from jobs.counters.settings import Settings
 log = logging.getLogger("jobs.counters.main")
 
 
+# Elements a Python operator takes in before it waits for Python to finish them (a bundle
+# ends at this count or after bundle_ms, whichever comes first). It bounds what the JVM has
+# sent a Python worker and not had back: those records wait in the JVM's direct memory (the
+# gRPC channel's buffers). With a million, a 10,000,000-event backlog put up to a million
+# Kafka records per decode subtask in flight and the TaskManager failed with "OutOfMemoryError:
+# Direct buffer memory" over and over; 100,000 records (about 11 MB of Arrow batches per
+# subtask) drains it with no restart. At live rates bundles still end by time.
+BUNDLE_MAX_ELEMENTS = 100_000
+
+
 def python_bundles(bundle_ms: int):
-    """Python bundles of ``bundle_ms`` (or a million elements). The sink writes continuously
-    on its own thread and waits for its writes at every bundle end (Flink also ends a bundle
-    before each checkpoint barrier): with PyFlink's default of a bundle a second, that wait
-    throttles a backlog every second. But PyFlink also buffers a Python operator's input for
-    up to a bundle's time, so the bundle is a floor under the latency: ``--bundle-ms`` picks
-    the trade-off (BENCHMARKS.md)."""
+    """Python bundles of ``bundle_ms`` or ``BUNDLE_MAX_ELEMENTS``, whichever comes first. The
+    sink writes continuously on its own thread and waits for its writes at every bundle end
+    (Flink also ends a bundle before each checkpoint barrier): with PyFlink's default of a
+    bundle a second, that wait throttles a backlog every second. But PyFlink also buffers a
+    Python operator's input for up to a bundle's time, so the bundle is a floor under the
+    latency: ``--bundle-ms`` picks the trade-off (BENCHMARKS.md)."""
     from pyflink.common import Configuration
 
     conf = Configuration()
-    conf.set_string("python.fn-execution.bundle.size", "1000000")
+    conf.set_string("python.fn-execution.bundle.size", str(BUNDLE_MAX_ELEMENTS))
     conf.set_string("python.fn-execution.bundle.time", str(bundle_ms))
     return conf
 
