@@ -54,9 +54,10 @@ class Settings:
                                  "same; the late_events metric), in ms")
     settle_ms: int = _s(6_000, "wait before trusting a re-read of rows in doubt, in ms (above "
                         "Cassandra's counter write timeout)")
-    bundle_ms: int = _s(10_000, "Python bundle time, in ms: PyFlink buffers a Python "
-                        "operator's input up to this long (longer drains a backlog faster, "
-                        "shorter makes counts visible sooner)")
+    bundle_ms: int = _s(200, "Python bundle time, in ms: PyFlink holds a Python operator's "
+                        "input until its bundle ends (or 1 MB of it collects), so this is a "
+                        "floor under how soon counts are visible; longer drains a backlog "
+                        "somewhat faster (BENCHMARKS.md)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
                              "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "

@@ -55,6 +55,7 @@ CARRIED = (
     "taskmanager.numberOfTaskSlots",
     "jobmanager.memory.jvm-metaspace.size",
     "taskmanager.memory.jvm-metaspace.size",
+    "taskmanager.memory.task.off-heap.size",
     "env.java.opts.all",
     "metrics.reporter.prom.factory.class",
     "metrics.reporter.prom.filterLabelValueCharacters",
