@@ -183,10 +183,11 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     return res
 
 
-def job_metric_sums(job_id: str, names: list[str]) -> dict[str, float]:
-    """User metrics of a job (ids ending in ``.<name>``) summed over subtasks and operators,
-    as the REST metric store holds them now (it refreshes every
-    ``metrics.fetcher.update-interval``); a name with no value yet is absent."""
+def job_metric_sums(job_id: str, names: list[str], agg: str = "sum") -> dict[str, float]:
+    """User metrics of a job (ids ending in ``.<name>``) summed over subtasks and operators
+    (``agg="max"``: the largest value of any subtask), as the REST metric store holds them now
+    (it refreshes every ``metrics.fetcher.update-interval``); a name with no value yet is
+    absent."""
     out: dict[str, float] = {}
     for v in rest_get(f"/jobs/{job_id}")["vertices"]:
         base = f"/jobs/{job_id}/vertices/{v['id']}/subtasks/metrics"
@@ -194,7 +195,10 @@ def job_metric_sums(job_id: str, names: list[str]) -> dict[str, float]:
         if wanted:
             for m in rest_get(base + "?get=" + ",".join(wanted)):
                 name = m["id"].rsplit(".", 1)[-1]
-                out[name] = out.get(name, 0.0) + float(m["sum"])
+                if agg == "max":
+                    out[name] = max(out.get(name, float("-inf")), float(m["max"]))
+                else:
+                    out[name] = out.get(name, 0.0) + float(m["sum"])
     return out
 
 

@@ -103,6 +103,10 @@ class JobRun:
         """User metrics (``events_counted`` ...) summed over subtasks and operators."""
         return job_metric_sums(self.job_id, names)
 
+    def metric_max(self, names: list[str]) -> dict[str, float]:
+        """User metrics (``persistence_delay_ms`` ...): the largest value of any subtask."""
+        return job_metric_sums(self.job_id, names, agg="max")
+
     def operator_load(self) -> list[OperatorLoad]:
         """Busy and backpressured time of every operator chain right now: the bottleneck is
         the busy one whose upstream is backpressured."""

@@ -41,6 +41,11 @@ class LatencyResult:
     exact: bool = False
     error: str | None = None
     restarts: int | None = None
+    bundle_ms: int = 0
+    flush_ms: int = 0
+    # the sink's gauges, sampled every 5 s while measuring (largest subtask)
+    sink_round_ms: list[float] = field(default_factory=list)
+    persistence_delay_ms: list[float] = field(default_factory=list)
 
     def percentile(self, q: float) -> float | None:
         return float(np.percentile(self.samples, q)) if self.samples else None
@@ -52,6 +57,26 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
     p = np.percentile(np.array(samples) * 1000, [50, 95, 99])
     return {"p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2])}
+
+
+def latency_budget(bundle_ms: int, flush_ms: int, sink_round_ms: list[float],
+                   persistence_delay_ms: list[float],
+                   visible_s: list[float]) -> dict[str, float | None]:
+    """Where an event's time from produce to visible goes, stage by stage: the bounds the
+    job's settings put on the waits (a Python bundle before the decode and again before the
+    sink, the mini-batch flush of the aggregation) and the medians measured (the sink's write
+    round, ``persistence_delay_ms``: produce -> written for the newest event of a round, and
+    produce -> visible). None where nothing was measured."""
+    def median(xs: list[float]) -> float | None:
+        return float(np.median(xs)) if xs else None
+
+    visible = median(visible_s)
+    return {"decode bundle max ms": float(bundle_ms),
+            "mini-batch flush max ms": float(flush_ms),
+            "sink bundle max ms": float(bundle_ms),
+            "sink write round ms": median(sink_round_ms),
+            "produce to written ms": median(persistence_delay_ms),
+            "produce to visible ms": visible * 1000 if visible is not None else None}
 
 
 def visible_latencies(sent_at: list[float], seen_before: int, seen_now: int,
@@ -67,7 +92,7 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
     """One run at ``rate`` events/s for ``warmup_s + seconds`` with 1 s windows."""
     run = JobRun("lat", parallelism, ["--window-ms", "1000", *(extra_args or [])],
                  partitions=max(2, parallelism * 2))
-    result = LatencyResult(rate, seconds)
+    result = LatencyResult(rate, seconds, bundle_ms=run.s.bundle_ms, flush_ms=run.s.flush_ms)
     cluster_free()
     run.provision()
     reg = SchemaRegistry()
@@ -161,6 +186,15 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
             t_measure.append(time.monotonic())
             while time.monotonic() - t_measure[0] < seconds:
                 time.sleep(5)
+                try:
+                    gauges = run.metric_max(["sink_last_round_ms", "persistence_delay_ms"])
+                except OSError as exc:
+                    log.warning("REST: %s", exc)
+                    gauges = {}
+                if "sink_last_round_ms" in gauges:
+                    result.sink_round_ms.append(gauges["sink_last_round_ms"])
+                if gauges.get("persistence_delay_ms", 0) > 0:
+                    result.persistence_delay_ms.append(gauges["persistence_delay_ms"])
                 p = percentiles(result.samples)
                 progress(f"    {time.monotonic() - t_measure[0]:.0f}s: {len(result.samples):,} "
                          f"samples, p50 {p['p50_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms")

@@ -78,6 +78,7 @@ class LatencyPoint:
     p99_ms: float | None
     exact: bool
     restarts: int | None = None   # how often the job failed and restarted (None: unknown)
+    budget: dict[str, float | None] = field(default_factory=dict)  # latency.latency_budget
 
 
 @dataclass
@@ -103,6 +104,9 @@ class BenchResult:
     measurements: list[Measurement] = field(default_factory=list)
     latency: list[LatencyPoint] = field(default_factory=list)
     scale: dict[str, float | str] = field(default_factory=dict)
+    # per counting drain ("scenario: subject"): its tasks, busiest first, as
+    # [name, busy ms/s, backpressured ms/s, records in/s] averaged over the drain's samples
+    stages: dict[str, list[list]] = field(default_factory=dict)
     producer: list[Measurement] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -291,6 +295,35 @@ def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
                  _num(p.p95_ms), _num(p.p99_ms), _exact_md(p.exact)] for p in r.latency]
         out += [_table(["offered ev/s", "achieved ev/s", "samples", "p50 ms", "p95 ms",
                         "p99 ms", "exact"], rows, [True] * 6 + [False]), ""]
+    else:
+        out += ["Not run.", ""]
+
+    out += ["## Where the time goes", "", "Per task (operator chain) of each drain, from "
+            "Flink's task metrics sampled every 10 s and averaged over the drain: busy and "
+            "backpressured ms per second (the larger of the subtasks) and records taken in "
+            "per second (their sum; a source: records read). The bound is the busy task "
+            "whose upstream is backpressured.", ""]
+    if r.stages:
+        for name, stages in r.stages.items():
+            rows = [[str(st[0]), _num(st[1], 0), _num(st[2], 0), _num(st[3], 0)]
+                    for st in stages]
+            out += [f"**{name}**", "", _table(["task", "busy ms/s", "backpressured ms/s",
+                                               "records in/s"], rows,
+                                              [False, True, True, True]), ""]
+    else:
+        out += ["Not run.", ""]
+
+    out += ["### Latency budget", "", "Where an event's time from produce to visible goes "
+            "at each rate: the bounds the job's settings put on its waits (a Python bundle "
+            "before the decode and again before the sink, the aggregation's mini-batch "
+            "flush) and medians measured during the run (the sink's write round and "
+            "`persistence_delay_ms`, produce -> written for the newest event of a round, "
+            "both from the sink's gauges; produce -> visible from the probes).", ""]
+    budgets = [p for p in r.latency if p.budget]
+    if budgets:
+        keys = list(budgets[0].budget)
+        rows = [[_num(p.rate), *(_num(p.budget.get(k), 0) for k in keys)] for p in budgets]
+        out += [_table(["offered ev/s", *keys], rows, [True] * (len(keys) + 1)), ""]
     else:
         out += ["Not run.", ""]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from jobs.bench import report as rep
 from jobs.bench.drain import DrainResult, produce_backlog, run_drain
-from jobs.bench.latency import percentiles, run_latency
+from jobs.bench.latency import latency_budget, percentiles, run_latency
 from jobs.bench.load import Shape
 from jobs.bench.report import RESTARTS, BenchResult, LatencyPoint, Measurement, Target
 from local_stack.paths import REPO_ROOT, StackPaths
@@ -150,6 +150,8 @@ class Suite:
     # --- scenario helpers ------------------------------------------------------------------
 
     def _drain_measurement(self, scenario: str, subject: str, d: DrainResult) -> Measurement:
+        if d.load:
+            self.r.stages[f"{scenario}: {subject}"] = [list(stage) for stage in d.stages()]
         extra: dict[str, float | str] = {
             "rooms": d.shape.rooms, "distribution": d.shape.distribution,
             "parallelism": d.parallelism, "job start s": round(d.start_s, 1),
@@ -332,9 +334,11 @@ class Suite:
                               warmup_s=self.z.latency_warmup_s, extra_args=self.job_args,
                               progress=self.say)
             p = percentiles(res.samples)
+            budget = latency_budget(res.bundle_ms, res.flush_ms, res.sink_round_ms,
+                                    res.persistence_delay_ms, res.samples)
             self.r.latency.append(LatencyPoint(rate, res.achieved_rate, len(res.samples),
                                                p["p50_ms"], p["p95_ms"], p["p99_ms"], res.exact,
-                                               res.restarts))
+                                               res.restarts, budget))
             if res.error:
                 self.r.notes.append(f"latency at {rate:,}/s: {res.error}")
 

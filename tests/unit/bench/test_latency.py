@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.bench.latency import percentiles, visible_latencies
+from jobs.bench.latency import latency_budget, percentiles, visible_latencies
 
 pytestmark = pytest.mark.unit
 
@@ -25,3 +25,17 @@ def test_percentiles_in_ms():
     assert p["p50_ms"] == pytest.approx(50.5)
     assert p["p99_ms"] == pytest.approx(99.01)
     assert percentiles([]) == {"p50_ms": None, "p95_ms": None, "p99_ms": None}
+
+
+def test_latency_budget_has_the_bounds_of_the_settings_and_the_measured_medians():
+    b = latency_budget(200, 1000, [40.0, 60.0, 500.0], [900.0, 1100.0], [1.2, 1.4, 1.6])
+    assert b == {"decode bundle max ms": 200.0, "mini-batch flush max ms": 1000.0,
+                 "sink bundle max ms": 200.0, "sink write round ms": 60.0,
+                 "produce to written ms": 1000.0,
+                 "produce to visible ms": pytest.approx(1400.0)}
+
+
+def test_latency_budget_without_measurements_says_so():
+    b = latency_budget(200, 1000, [], [], [])
+    assert b["sink write round ms"] is None and b["produce to written ms"] is None
+    assert b["produce to visible ms"] is None and b["decode bundle max ms"] == 200.0

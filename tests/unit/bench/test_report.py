@@ -144,14 +144,39 @@ def test_a_run_whose_job_restarted_is_marked_and_a_clean_one_is_not():
     assert BenchResult.from_json(r.to_json()).restarted() == r.restarted()
 
 
+def test_the_stages_of_each_drain_and_the_latency_budget_are_tables():
+    r = result()
+    r.stages = {"1 backlog drain: counting job": [
+        ["Source -> decode", 880.4, 99.0, 10836.0], ["cassandra-counters", 266.0, 0.0, 1192.0]]}
+    r.latency[0].budget = {"decode bundle max ms": 200.0, "sink write round ms": 61.0,
+                           "produce to visible ms": None}
+    md = markdown(r)
+    section = md.split("## Where the time goes")[1].split("## Scale of state")[0]
+    assert "**1 backlog drain: counting job**" in section
+    assert "| Source -> decode | 880 | 99 | 10,836 |" in section
+    assert "| cassandra-counters | 266 | 0 | 1,192 |" in section
+    budget = section.split("### Latency budget")[1]
+    assert "| offered ev/s | decode bundle max ms | sink write round ms | produce to visible ms |" \
+        in budget
+    assert "| 5,000 | 200 | 61 | — |" in budget
+    assert "20,000" not in budget          # a rate without a budget has no row
+    back = BenchResult.from_json(r.to_json())
+    assert back.stages == r.stages and back.latency[0].budget == r.latency[0].budget
+
+
+def test_a_run_without_drains_or_budgets_says_not_run():
+    section = markdown(result()).split("## Where the time goes")[1].split("## Scale")[0]
+    assert section.count("Not run.") == 2
+
+
 def test_quick_mode_says_these_are_not_the_reference_figures():
     assert "not the reference figures" in markdown(result(mode="quick"))
     assert "not the reference figures" not in markdown(result())
 
 
-def test_empty_sections_say_not_run():
+def test_empty_sections_say_not_run():  # throughput, latency, stages, budget, scale, producer
     md = markdown(result(measurements=[], latency=[], scale={}, producer=[], targets=[]))
-    assert md.count("Not run.") == 4 and "None evaluated." in md
+    assert md.count("Not run.") == 6 and "None evaluated." in md
 
 
 def test_console_table_is_compact_and_complete():
