@@ -26,6 +26,7 @@ def test_drain_is_timed_and_exact(kafka_bootstrap, cassandra_hosts, flink_cluste
     assert d.seconds > 0 and d.events_per_s > 0 and d.start_s > 0
     assert d.sink["sink_rows_written"] >= d.rows     # every row written at least once
     assert d.checkpoints["completed"] >= 0 and d.memory["heap_bytes"] > 0
+    assert d.restarts == 0                           # read from Flink's REST API
 
 
 def test_latency_samples_and_exact(kafka_bootstrap, cassandra_hosts, flink_cluster):
@@ -35,3 +36,8 @@ def test_latency_samples_and_exact(kafka_bootstrap, cassandra_hosts, flink_clust
     assert res.exact
     assert len(res.samples) > 100 and all(s > 0 for s in res.samples)
     assert 800 <= res.achieved_rate <= 1_100
+    assert res.restarts == 0
+    # the latency budget's measured stages: the sink's gauges, sampled while measuring
+    assert res.sink_round_ms and all(ms >= 0 for ms in res.sink_round_ms)
+    assert res.persistence_delay_ms and all(ms > 0 for ms in res.persistence_delay_ms)
+    assert (res.bundle_ms, res.flush_ms) == (200, 1_000)
