@@ -432,7 +432,21 @@ class Suite:
             v = platform.events_per_s if platform.counts else 0.0
             self.r.targets.append(Target("live-platform drain", f">= {PLATFORM_TARGET:,} events/s",
                                          f"{v:,.0f} events/s", v >= PLATFORM_TARGET))
+        blackhole = next((m for m in ms if m.subject == "Flink Kafka source -> blackhole"
+                          and m.events_per_s), None)
+        if platform is not None and blackhole is not None:
+            r = platform.events_per_s / blackhole.events_per_s if platform.counts else 0.0
+            self.r.targets.append(Target("live-platform drain vs Flink Kafka source -> "
+                                         "blackhole", ">= 0.5x", f"{r:.2f}x", r >= 0.5))
+        store = next((m for m in ms if m.subject.startswith("Cassandra counter rows")
+                      and m.events_per_s), None)
         drain = self.drain
+        if drain is not None and store is not None and drain.seconds:
+            rows = float(drain.extra.get("rows written", 0) or 0) / drain.seconds
+            r = rows / store.events_per_s if drain.counts else 0.0
+            self.r.targets.append(Target(
+                "long-tail drain: counter rows/s vs Cassandra's ceiling", ">= 0.7x",
+                f"{r:.2f}x ({rows:,.0f} of {store.events_per_s:,.0f} rows/s)", r >= 0.7))
         if drain is not None:
             v = drain.events_per_s if drain.counts else 0.0
             self.r.targets.append(Target("backlog drain", ">= 150,000 events/s",

@@ -35,3 +35,41 @@ def test_the_live_platform_target_is_judged_on_an_exact_drain_only():
     s.targets()
     (t,) = [t for t in s.r.targets if t.name == "live-platform drain"]
     assert not t.met and t.value == "0 events/s"
+
+
+def _ceilings(s: suite.Suite) -> None:
+    s.r.measurements += [
+        Measurement("2 ceiling", "Flink Kafka source -> blackhole", 300_000, 1.5, None),
+        Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", 50_000, 5.0, None)]
+
+
+def test_the_live_platform_is_judged_against_the_blackhole_ceiling_of_the_same_run():
+    s = _suite()
+    _ceilings(s)                                    # the blackhole reads 200,000 events/s
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   10.0, True)      # 100,000 events/s
+    s.targets()
+    (t,) = [t for t in s.r.targets if "blackhole" in t.name]
+    assert t.met and t.value == "0.50x"
+    s = _suite()
+    _ceilings(s)
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   10.0, False)     # not exact: no ratio
+    s.targets()
+    (t,) = [t for t in s.r.targets if "blackhole" in t.name]
+    assert not t.met and t.value == "0.00x"
+
+
+def test_the_long_tail_is_judged_in_counter_rows_against_cassandras_ceiling():
+    s = _suite()
+    _ceilings(s)                                    # Cassandra takes 10,000 rows/s
+    s.drain = Measurement("1 backlog drain", "live-counters job", 300_000, 20.0, True,
+                          {"rows written": 140_000})   # 7,000 rows/s
+    s.targets()
+    (t,) = [t for t in s.r.targets if "Cassandra's ceiling" in t.name]
+    assert t.met and t.value == "0.70x (7,000 of 10,000 rows/s)"
+    s.drain.extra["rows written"] = 100_000          # 5,000 rows/s
+    s.r.targets = []
+    s.targets()
+    (t,) = [t for t in s.r.targets if "Cassandra's ceiling" in t.name]
+    assert not t.met and t.value.startswith("0.50x")
