@@ -35,8 +35,9 @@ def python_bundles(bundle_ms: int):
     a count is visible. The sink waits for its writes at every bundle end (Flink also ends a
     bundle before each checkpoint barrier); in a task of its own, that wait does not stop the
     aggregation. Measured on 2 cores (2026-11-30): at 20,000 events/s, p99 produce -> visible
-    2.3 s with 200 ms bundles, 2.6 s with 500 ms, about a minute with 10 s (the job fell
-    behind); a backlog drains 10-20% faster with 10 s bundles."""
+    2.3 s with 200 ms bundles, 2.6 s with 500 ms (with 10 s bundles of up to a million
+    records, 2026-11-21: about a minute, the job fell behind); a backlog drains 10-20% faster
+    with 10 s bundles."""
     from pyflink.common import Configuration
 
     conf = Configuration()
