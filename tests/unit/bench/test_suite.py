@@ -73,3 +73,24 @@ def test_the_long_tail_is_judged_in_counter_rows_against_cassandras_ceiling():
     s.targets()
     (t,) = [t for t in s.r.targets if "Cassandra's ceiling" in t.name]
     assert not t.met and t.value.startswith("0.50x")
+
+
+def test_what_bounds_the_drain_is_read_from_the_measured_tasks():
+    r = BenchResult(mode="full", command="scripts/bench", started="now", duration_s=0.0,
+                    machine={}, versions={})
+    r.measurements = [
+        Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", 50_000, 2.0, None),
+        Measurement("1 backlog drain", "live-counters job", 300_000, 30.0, True,
+                    {"rows written": 240_000, "rows read": 144_000, "counter rows": 144_000})]
+    r.stages = {"1 backlog drain: live-counters job": [["cassandra-counters", 838.0, 0.0, 1190.0],
+                                                       ["Source -> decode", 290.0, 764.0, 2972.0]]}
+    r.notes = ["What bounds the drain: an older render's text"]
+    suite.add_analysis(r)
+    suite.add_analysis(r)                            # idempotent
+    (note,) = [n for n in r.notes if n.startswith("What bounds the drain")]
+    assert "8,000 row writes/s" in note and "0.32x of the 25,000 row writes/s" in note
+    assert "The busiest task sets the pace: cassandra-counters (busy 838 ms/s" in note
+    r.stages = {}
+    suite.add_analysis(r)
+    (note,) = [n for n in r.notes if n.startswith("What bounds the drain")]
+    assert "No task is busy most of the time" in note
