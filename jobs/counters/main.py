@@ -32,12 +32,13 @@ def python_bundles(bundle_ms: int):
     """Python bundles of ``bundle_ms`` or ``BUNDLE_MAX_ELEMENTS``, whichever comes first.
     PyFlink holds a Python operator's input until its bundle ends (or 1 MB of it collects:
     Beam's data buffer has no time limit here), so the bundle time is a floor under how soon
-    a count is visible. The sink waits for its writes at every bundle end (Flink also ends a
-    bundle before each checkpoint barrier); in a task of its own, that wait does not stop the
-    aggregation. Measured on 2 cores (2026-11-30): at 20,000 events/s, p99 produce -> visible
-    2.3 s with 200 ms bundles, 2.6 s with 500 ms (with 10 s bundles of up to a million
-    records, 2026-11-21: about a minute, the job fell behind); a backlog drains 10-20% faster
-    with 10 s bundles."""
+    a count is visible, paid twice (the decode, then the sink). The sink waits for its
+    writes at every bundle end (Flink also ends a bundle before each checkpoint barrier); in
+    a task of its own, that wait does not stop the aggregation. Measured on 2 cores
+    (2026-11-30, ``scripts/bench --quick --only latency --rates 20000``): p99 produce ->
+    visible 1.2-1.4 s with 50 ms bundles and 500 ms flushes, 1.9 s with 200 ms bundles, 2.2 s
+    with 200 ms bundles and 1 s flushes; a backlog drains about 10% faster with 200 ms
+    bundles and 1 s flushes (and faster still with 10 s bundles)."""
     from pyflink.common import Configuration
 
     conf = Configuration()

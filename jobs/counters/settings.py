@@ -46,7 +46,7 @@ class Settings:
                           "replication of the keyspace provisioning creates, e.g. "
                           "NetworkTopologyStrategy:dc1=3")
     window_ms: int = _s(60_000, "time-series window of room_windows, in ms (must divide a day)")
-    flush_ms: int = _s(1_000, "changed truths are emitted and written this often, in ms")
+    flush_ms: int = _s(500, "changed truths are emitted and written this often, in ms")
     dedup_horizon_ms: int = _s(2 * 3_600_000, "repeats of an event id within this time "
                                "(processing time, ms) are counted once")
     watermark_delay_ms: int = _s(5_000, "an event more than this behind the newest event "
@@ -54,10 +54,10 @@ class Settings:
                                  "same; the late_events metric), in ms")
     settle_ms: int = _s(6_000, "wait before trusting a re-read of rows in doubt, in ms (above "
                         "Cassandra's counter write timeout)")
-    bundle_ms: int = _s(200, "Python bundle time, in ms: PyFlink holds a Python operator's "
+    bundle_ms: int = _s(50, "Python bundle time, in ms: PyFlink holds a Python operator's "
                         "input until its bundle ends (or 1 MB of it collects), so this is a "
                         "floor under how soon counts are visible; longer drains a backlog "
-                        "somewhat faster (BENCHMARKS.md)")
+                        "somewhat faster (README, Performance)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
                              "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "
