@@ -98,21 +98,33 @@ def decode_events(likes_topic: str, gifts_topic: str, watermark_delay_ms: int):
                result_type=DECODED_TYPE, func_type="pandas")
 
 
-def truth_of(row: Row) -> tuple[RowKey, Values] | None:
-    """The counter row and its truth, from one row of the job's truth query (None: no row).
+# the truth query's columns in order (pipeline.TRUTH_SCHEMA is built from them); the sink
+# reads a truth row by position
+TRUTH_FIELDS = ("room_id", "wstart", "kind", "gift_id", "likes", "gift_count", "gift_value",
+                "events", "duplicates", "late_events", "max_ts")
+(_ROOM, _WSTART, _KIND, _GIFT_ID, _LIKES, _GIFT_COUNT, _GIFT_VALUE, _EVENTS, _DUPLICATES,
+ _LATE, _MAX_TS) = range(len(TRUTH_FIELDS))
+
+
+def truth_of(v) -> tuple[RowKey, Values] | None:
+    """The counter row and its truth, from the values of one row of the job's truth query
+    (a sequence in ``pipeline.TRUTH_SCHEMA`` order; None: no counter row).
 
     Keys left out of a grouping set read as wstart -1 and kind ''."""
-    room = row["room_id"]
-    if row["wstart"] != -1:
-        return (WINDOWS, room, row["wstart"]), (row["likes"], row["gift_count"],
-                                                row["gift_value"])
-    if row["kind"] == "":
-        return (TOTALS, room, 0), (row["likes"], row["gift_count"], row["gift_value"],
-                                   row["events"], row["duplicates"])
-    if row["kind"] == GIFT:
-        return (GIFTS, room, row["gift_id"]), (row["gift_count"], row["gift_value"])
+    room = v[_ROOM]
+    if v[_WSTART] != -1:
+        return (WINDOWS, room, v[_WSTART]), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE])
+    kind = v[_KIND]
+    if kind == "":
+        return (TOTALS, room, 0), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE], v[_EVENTS],
+                                   v[_DUPLICATES])
+    if kind == GIFT:
+        return (GIFTS, room, v[_GIFT_ID]), (v[_GIFT_COUNT], v[_GIFT_VALUE])
     return None
 
+
+# truths the sink collects, while its writer is busy, before handing them over at once
+HAND_OFF_ROWS = 512
 
 _WATCHDOG: list[threading.Thread] = []
 
@@ -359,6 +371,9 @@ class CounterSink(ProcessFunction):
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
         self.background = BackgroundWriter(self.writer, on_round=self._round_done)
         self.late_seen: dict[int, int] = {}
+        # truths received and not yet handed to the writer (the newest per row)
+        self._truths: dict[RowKey, Values] = {}
+        self._truths_ts = 0
         # the thread running this operator's current bundle: other operations of the worker
         # end their bundles on other threads, and must not drain (or race) this sink
         self._bundle_thread: int | None = None
@@ -378,20 +393,35 @@ class CounterSink(ProcessFunction):
 
     def _bundle_end(self) -> None:
         if threading.get_ident() == self._bundle_thread:
+            self._hand_off()
             self.background.drain()
+
+    def _hand_off(self) -> None:
+        self.lease.check()
+        if self._truths:
+            self.background.offer_many(self._truths, self._truths_ts)
+            self._truths, self._truths_ts = {}, 0
 
     def process_element(self, row: Row, ctx: ProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
-        self.lease.check()
         if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
-            item = truth_of(row)
+            values = row[:]
+            item = truth_of(values)
             if item is not None:
                 key, truth = item
                 if key[0] == TOTALS:
-                    late = row["late_events"]
+                    late = values[_LATE]
                     self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
                     self.late_seen[key[1]] = late
-                self.background.offer(key, truth, row["max_ts"])
+                self._truths[key] = truth
+                if values[_MAX_TS] > self._truths_ts:
+                    self._truths_ts = values[_MAX_TS]
+                # Truths go to the writer in batches (one lock and wake-up for many rows):
+                # at once while it idles, so a few truths are written without delay; while
+                # it writes, they collect (it takes them after its round, or at the bundle's
+                # end, which hands over what is left before waiting for the writes).
+                if len(self._truths) >= HAND_OFF_ROWS or self.background.idle:
+                    self._hand_off()
         return ()  # the sink emits nothing downstream
 
     def _written(self, w) -> None:

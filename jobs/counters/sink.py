@@ -212,12 +212,22 @@ class BackgroundWriter:
 
     def offer(self, row: RowKey, truth: Values, event_ts: int | None = None) -> None:
         """``event_ts``: the newest event time (epoch ms) the truth covers, if known."""
+        self.offer_many({row: truth}, event_ts)
+
+    def offer_many(self, truths: dict[RowKey, Values], event_ts: int | None = None) -> None:
+        """Several rows' newest truths at once (one lock, one wake-up); ``event_ts``: the
+        newest event time they cover, if known."""
         with self._cond:
             self._check()
-            self._incoming[row] = truth
+            self._incoming.update(truths)
             if event_ts is not None and event_ts > self._incoming_ts:
                 self._incoming_ts = event_ts
             self._cond.notify_all()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to write and no round running (read without the lock: a hint only)."""
+        return not self._busy and not self._incoming
 
     def drain(self) -> None:
         """Raises if the writer thread failed: the bundle (and the checkpoint after it) must

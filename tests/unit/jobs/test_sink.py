@@ -336,3 +336,34 @@ def test_stop_says_whether_the_writer_thread_ended():
     assert bg.stop(wait_s=0.2) is False  # a write still waits for its answer
     release.set()
     assert bg.stop(wait_s=5) is True
+
+
+def test_background_writer_takes_many_truths_at_once_and_keeps_the_newest():
+    from jobs.counters.sink import BackgroundWriter
+
+    store = FakeStore()
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0))
+    try:
+        bg.drain()
+        assert bg.idle
+        bg.offer_many({T: (1, 0, 0, 1, 0), W: (1, 0, 0)}, 1_000)
+        bg.offer_many({T: (3, 0, 0, 2, 0), G: (1, 5)}, 2_000)  # T again: its newest truth
+        bg.drain()
+        assert bg.idle
+        assert store.rows == {T: (3, 0, 0, 2, 0), W: (1, 0, 0), G: (1, 5)}
+        assert bg.round_event_ts == 2_000
+    finally:
+        bg.stop()
+
+
+@pytest.mark.parametrize("values, expected", [
+    # room_id, wstart, kind, gift_id, likes, gift_count, gift_value, events, duplicates,
+    # late_events, max_ts (pipeline.TRUTH_SCHEMA)
+    ((7, -1, "", -1, 5, 2, 300, 6, 1, 0, 99), ((TOTALS, 7, 0), (5, 2, 300, 6, 1))),
+    ((7, 120_000, "", -1, 5, 2, 300, 6, 1, 0, 99), ((WINDOWS, 7, 120_000), (5, 2, 300))),
+    ((7, -1, "gift", 4, 0, 2, 300, 2, 0, 0, 99), ((GIFTS, 7, 4), (2, 300))),
+])
+def test_a_truth_query_row_names_its_counter_row(values, expected):
+    from jobs.counters.operators import truth_of
+
+    assert truth_of(values) == expected
