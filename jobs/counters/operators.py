@@ -110,7 +110,8 @@ def truth_of(v) -> tuple[RowKey, Values] | None:
     """The counter row and its truth, from the values of one row of the job's truth query
     (a sequence in ``pipeline.TRUTH_SCHEMA`` order; None: no counter row).
 
-    Keys left out of a grouping set read as wstart -1 and kind ''."""
+    Keys a table does not have read as wstart -1, kind '' and gift_id -1
+    (pipeline.grouping_rows_view_sql)."""
     room = v[_ROOM]
     if v[_WSTART] != -1:
         return (WINDOWS, room, v[_WSTART]), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE])

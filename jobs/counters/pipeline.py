@@ -73,28 +73,43 @@ SELECT kind, room_id, gift_id, likes, gift_count, gift_value, ts,
 FROM events"""
 
 
-# One aggregation for the three tables: grouping set (room) -> room_totals,
-# (room, wstart) -> room_windows, (room, kind, gift_id) -> room_gifts (gift rows only).
-# Keys left out of a grouping set read as -1 / '' (never real values: ts >= 2020, kind is
-# always set), so the result has a primary key and leaves the JVM as an upsert stream:
-# one row per changed truth, no retractions for Python to discard. max_ts, the newest event
-# time a truth covers, is for the sink's persistence_delay_ms metric.
-# The truth rows never expire (STATE_TTL 0); only the dedup state ages out (table.exec.state.ttl).
+def grouping_rows_view_sql() -> str:
+    """Every marked event as the counter rows it adds to, one row each, keyed by plain
+    columns: (room_id; wstart -1, kind '', gift_id -1) -> room_totals, (room_id, wstart) ->
+    room_windows, (room_id, kind, gift_id) -> room_gifts (gift events only). -1 and '' are
+    never real values (ts >= 2020, kind is always set). The array is built from the event's
+    own columns, so the planner unnests it in place (a correlate), not as a join."""
+    return """
+CREATE TEMPORARY VIEW grouping_rows AS
+SELECT m.room_id, g.wstart, g.kind, g.gift_id,
+       m.likes, m.gift_count, m.gift_value, m.first_seen, m.late, m.ts
+FROM marked AS m CROSS JOIN UNNEST(ARRAY[
+  ROW(CAST(-1 AS BIGINT), '', -1),
+  ROW(m.wstart, '', -1),
+  ROW(CAST(-1 AS BIGINT), m.kind, m.gift_id)]) AS g(wstart, kind, gift_id)
+WHERE g.kind <> 'like'"""
+
+
+# One aggregation for the three tables, grouped by the plain key columns of
+# grouping_rows (not GROUPING SETS: the COALESCE over the keys a grouping set leaves out
+# hid the key from the planner, so every truth left the JVM as a retraction and an update,
+# and Python discarded half of what it received). The result has a primary key and leaves
+# the JVM as an upsert stream: one row per changed truth and flush, no retractions. max_ts,
+# the newest event time a truth covers, is for the sink's persistence_delay_ms metric.
+# The truth rows never expire (STATE_TTL 0); only the dedup state ages out
+# (table.exec.state.ttl).
 TRUTH_SQL = """
-SELECT * FROM (
-  SELECT /*+ STATE_TTL('marked' = '0') */
-         room_id, COALESCE(wstart, -1) AS wstart, COALESCE(kind, '') AS kind,
-         COALESCE(gift_id, -1) AS gift_id,
-         SUM(likes * first_seen) AS likes,
-         SUM(gift_count * first_seen) AS gift_count,
-         SUM(gift_value * first_seen) AS gift_value,
-         CAST(SUM(first_seen) AS BIGINT) AS events,
-         CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
-         CAST(SUM(late * first_seen) AS BIGINT) AS late_events,
-         MAX(ts) AS max_ts
-  FROM marked
-  GROUP BY GROUPING SETS ((room_id), (room_id, wstart), (room_id, kind, gift_id))
-) WHERE kind <> 'like'"""
+SELECT /*+ STATE_TTL('grouping_rows' = '0') */
+       room_id, wstart, kind, gift_id,
+       SUM(likes * first_seen) AS likes,
+       SUM(gift_count * first_seen) AS gift_count,
+       SUM(gift_value * first_seen) AS gift_value,
+       CAST(SUM(first_seen) AS BIGINT) AS events,
+       CAST(SUM(1 - first_seen) AS BIGINT) AS duplicates,
+       CAST(SUM(late * first_seen) AS BIGINT) AS late_events,
+       MAX(ts) AS max_ts
+FROM grouping_rows
+GROUP BY room_id, wstart, kind, gift_id"""
 
 _TRUTH_TYPES = {"room_id": DataTypes.BIGINT().not_null(),
                 "wstart": DataTypes.BIGINT().not_null(),
@@ -174,6 +189,7 @@ def truth_stream(t_env: StreamTableEnvironment, s: Settings) -> DataStream:
     """The view ``events`` (valid events with a processing-time column) -> the upsert stream
     of counter-row truths (JVM)."""
     t_env.execute_sql(marked_view_sql(s))
+    t_env.execute_sql(grouping_rows_view_sql())
     return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
                                      ChangelogMode.upsert())
 

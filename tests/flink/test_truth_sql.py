@@ -59,3 +59,60 @@ def test_dedup_and_accumulation():
     }
     # late events the decode step marked, first seen only (a late repeat is not one)
     assert late == {1: 1, 2: 0}
+
+
+def test_the_truths_leave_the_jvm_without_retractions():
+    """Python receives one row per changed truth: an update, never the retraction before it
+    (the sink would only discard it). Mini-batches of two records make every row change
+    several times."""
+    from pyflink.common import RowKind
+
+    s = Settings.parse(["--flush-ms", "200"])
+    env = execution_environment([], parallelism=1)
+    t_env = StreamTableEnvironment.create(env)
+    configure_tables(t_env, s)
+    t_env.get_config().set("table.exec.mini-batch.size", "2")
+    t_env.create_temporary_view("events", t_env.from_data_stream(
+        env.from_collection(EVENTS, type_info=EVENT_TYPE),
+        Schema.new_builder().column_by_expression("proctime", "PROCTIME()").build()))
+    kinds = {}
+    with truth_stream(t_env, s).execute_and_collect() as rows:
+        for row in rows:
+            kinds[row.get_row_kind()] = kinds.get(row.get_row_kind(), 0) + 1
+    assert kinds.get(RowKind.UPDATE_AFTER, 0) > 0  # rows did change after their first truth
+    assert set(kinds) <= {RowKind.INSERT, RowKind.UPDATE_AFTER}, kinds
+
+
+def test_the_truths_never_expire_and_an_event_is_not_joined():
+    """The compiled plan of the truth query: the aggregation's state has no TTL (the dedup
+    horizon, table.exec.state.ttl, would drop a room's truth after two quiet hours and the
+    next truth would start again from zero), and the per-event path holds no join state (an
+    event becomes its counter rows in place)."""
+    import json
+
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    from jobs.counters.pipeline import TRUTH_SQL, grouping_rows_view_sql, marked_view_sql
+
+    s = Settings.parse([])
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    configure_tables(t_env, s)
+    t_env.execute_sql("""
+CREATE TEMPORARY TABLE events (
+  kind STRING, event_id STRING, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT,
+  gift_value BIGINT, ts BIGINT, late INT, proctime AS PROCTIME()
+) WITH ('connector' = 'datagen')""")
+    t_env.execute_sql(marked_view_sql(s))
+    t_env.execute_sql(grouping_rows_view_sql())
+    t_env.execute_sql("""
+CREATE TEMPORARY TABLE truths (
+  room_id BIGINT NOT NULL, wstart BIGINT NOT NULL, kind STRING NOT NULL, gift_id INT NOT NULL,
+  likes BIGINT, gift_count BIGINT, gift_value BIGINT, events BIGINT, duplicates BIGINT,
+  late_events BIGINT, max_ts BIGINT, PRIMARY KEY (room_id, wstart, kind, gift_id) NOT ENFORCED
+) WITH ('connector' = 'blackhole')""")
+    plan = json.loads(t_env.compile_plan_sql("INSERT INTO truths " + TRUTH_SQL).as_json_string())
+    nodes = {n["type"].rsplit("_", 1)[0]: n for n in plan["nodes"]}
+    assert [st["ttl"] for st in nodes["stream-exec-global-group-aggregate"]["state"]] == ["0 ms"]
+    assert "stream-exec-correlate" in nodes
+    assert not [t for t in nodes if "join" in t]
+    assert nodes["stream-exec-sink"]["inputChangelogMode"] == ["INSERT", "UPDATE_AFTER"]
