@@ -111,7 +111,7 @@ def truth_of(v) -> tuple[RowKey, Values] | None:
     (a sequence in ``pipeline.TRUTH_SCHEMA`` order; None: no counter row).
 
     Keys a table does not have read as wstart -1, kind '' and gift_id -1
-    (pipeline.grouping_rows_view_sql)."""
+    (pipeline.GROUPING_ROWS_VIEW_SQL)."""
     room = v[_ROOM]
     if v[_WSTART] != -1:
         return (WINDOWS, room, v[_WSTART]), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE])

@@ -73,13 +73,12 @@ SELECT kind, room_id, gift_id, likes, gift_count, gift_value, ts,
 FROM events"""
 
 
-def grouping_rows_view_sql() -> str:
-    """Every marked event as the counter rows it adds to, one row each, keyed by plain
-    columns: (room_id; wstart -1, kind '', gift_id -1) -> room_totals, (room_id, wstart) ->
-    room_windows, (room_id, kind, gift_id) -> room_gifts (gift events only). -1 and '' are
-    never real values (ts >= 2020, kind is always set). The array is built from the event's
-    own columns, so the planner unnests it in place (a correlate), not as a join."""
-    return """
+# Every marked event as the counter rows it adds to, one row each, keyed by plain columns:
+# (room_id; wstart -1, kind '', gift_id -1) -> room_totals, (room_id, wstart) ->
+# room_windows, (room_id, kind, gift_id) -> room_gifts (gift events only). -1 and '' are
+# never real values (ts >= 2020, kind is always set). The array is built from the event's
+# own columns, so the planner unnests it in place (a correlate), not as a join.
+GROUPING_ROWS_VIEW_SQL = """
 CREATE TEMPORARY VIEW grouping_rows AS
 SELECT m.room_id, g.wstart, g.kind, g.gift_id,
        m.likes, m.gift_count, m.gift_value, m.first_seen, m.late, m.ts
@@ -185,11 +184,17 @@ def decoded_table(t_env: StreamTableEnvironment, s: Settings) -> None:
         decoded, Schema.new_builder().column_by_expression("proctime", "PROCTIME()").build()))
 
 
+def truth_query_views(t_env: StreamTableEnvironment, s: Settings) -> None:
+    """The views TRUTH_SQL reads, over the view ``events``: ``marked`` (window, late, first
+    seen) and ``grouping_rows`` (an event's counter rows)."""
+    t_env.execute_sql(marked_view_sql(s))
+    t_env.execute_sql(GROUPING_ROWS_VIEW_SQL)
+
+
 def truth_stream(t_env: StreamTableEnvironment, s: Settings) -> DataStream:
     """The view ``events`` (valid events with a processing-time column) -> the upsert stream
     of counter-row truths (JVM)."""
-    t_env.execute_sql(marked_view_sql(s))
-    t_env.execute_sql(grouping_rows_view_sql())
+    truth_query_views(t_env, s)
     return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), TRUTH_SCHEMA,
                                      ChangelogMode.upsert())
 

@@ -90,9 +90,9 @@ def test_the_truths_never_expire_and_an_event_is_not_joined():
     event becomes its counter rows in place)."""
     import json
 
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.table import EnvironmentSettings, TableDescriptor, TableEnvironment
 
-    from jobs.counters.pipeline import TRUTH_SQL, grouping_rows_view_sql, marked_view_sql
+    from jobs.counters.pipeline import TRUTH_SCHEMA, TRUTH_SQL, truth_query_views
 
     s = Settings.parse([])
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
@@ -102,14 +102,10 @@ CREATE TEMPORARY TABLE events (
   kind STRING, event_id STRING, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT,
   gift_value BIGINT, ts BIGINT, late INT, proctime AS PROCTIME()
 ) WITH ('connector' = 'datagen')""")
-    t_env.execute_sql(marked_view_sql(s))
-    t_env.execute_sql(grouping_rows_view_sql())
-    t_env.execute_sql("""
-CREATE TEMPORARY TABLE truths (
-  room_id BIGINT NOT NULL, wstart BIGINT NOT NULL, kind STRING NOT NULL, gift_id INT NOT NULL,
-  likes BIGINT, gift_count BIGINT, gift_value BIGINT, events BIGINT, duplicates BIGINT,
-  late_events BIGINT, max_ts BIGINT, PRIMARY KEY (room_id, wstart, kind, gift_id) NOT ENFORCED
-) WITH ('connector' = 'blackhole')""")
+    truth_query_views(t_env, s)
+    # the job's truth schema, primary key included
+    t_env.create_temporary_table(
+        "truths", TableDescriptor.for_connector("blackhole").schema(TRUTH_SCHEMA).build())
     plan = json.loads(t_env.compile_plan_sql("INSERT INTO truths " + TRUTH_SQL).as_json_string())
     nodes = {n["type"].rsplit("_", 1)[0]: n for n in plan["nodes"]}
     assert [st["ttl"] for st in nodes["stream-exec-global-group-aggregate"]["state"]] == ["0 ms"]
