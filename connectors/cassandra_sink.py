@@ -1,6 +1,6 @@
 """Reads and writes of the counter rows for the counting job's sink.
 
-Rows are addressed as ``(table, room_id, sub_key)`` (see ``jobs.counters.logic``). Writes to
+Rows are addressed as ``(table, room_id, sub_key)`` (``connectors/counter_rows.py``). Writes to
 the rows of one partition go in one counter batch, which Cassandra applies atomically per
 partition; several partitions share a batch (up to ``CELLS_PER_BATCH`` counter cells), so one
 request carries many rows: on this 2-core machine that is ~4x the rows/s of one request per
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from cassandra import ConsistencyLevel
 from cassandra.query import BatchStatement, BatchType
 
-from jobs.counters.logic import COLUMNS, GIFTS, TOTALS, WINDOWS, RowKey, Values, Write, day_of
+from connectors.counter_rows import COLUMNS, GIFTS, TOTALS, WINDOWS, RowKey, Values, Write, day_of
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connectors.avro_codec import SchemaRegistry
-from jobs.counters.logic import MAX_COUNT, MAX_UNIT_VALUE
+from connectors.events import MAX_COUNT, MAX_UNIT_VALUE
 
 log = logging.getLogger(__name__)
 

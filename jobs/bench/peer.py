@@ -30,20 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
-from jobs.counters.logic import (
-    COLUMNS,
-    DAY_MS,
-    GIFT,
-    GIFTS,
-    LIKE,
-    TOTALS,
-    WINDOWS,
-    Event,
-    Invalid,
-    RowKey,
-    validate,
-    window_start,
-)
+from connectors.counter_rows import COLUMNS, DAY_MS, GIFTS, TOTALS, WINDOWS, RowKey, window_start
+from connectors.events import GIFT, LIKE, Event, Invalid, validate
 
 log = logging.getLogger(__name__)
 

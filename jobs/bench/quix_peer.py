@@ -39,8 +39,9 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
+from connectors.events import GIFT, LIKE, Invalid
 from jobs.bench.peer import CounterWriter, Deltas, add_delta, decode_event, open_keyspace
-from jobs.counters.logic import GIFT, GIFTS, LIKE, TOTALS, WINDOWS, Invalid
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from connectors.cassandra_schema import migrate
 from connectors.cassandra_sink import CounterStore, connect_cluster
-from jobs.counters.logic import GIFTS, TOTALS, WINDOWS, Write
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Pure (no pyflink): the job's decode step (``operators.DecodeEvents``, a vectorized Python
 function in the SQL plan) hands it the columns of one Arrow batch. Each record is judged by
-``logic.validate`` alone, exactly as it would be one at a time; the batch only spares the
-per-record crossing between the JVM and Python.
+``connectors.events.validate`` alone, exactly as it would be one at a time; the batch only
+spares the per-record crossing between the JVM and Python.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
-from jobs.counters.logic import GIFT, LIKE, Invalid, Lateness, dead_letter, validate
+from connectors.events import GIFT, LIKE, Invalid, validate
+from jobs.counters.logic import Lateness, dead_letter
 
 # the decode step's output, one row per Kafka record: ``letter`` is the dead letter (JSON) of
 # a record that is not an event (the other fields then 0 or empty), None for an event

@@ -16,14 +16,8 @@ from pyflink.datastream import ProcessFunction, RuntimeContext
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from jobs.counters.logic import (
-    GIFT,
-    GIFTS,
-    TOTALS,
-    WINDOWS,
-    RowKey,
-    Values,
-)
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, RowKey, Values
+from connectors.events import GIFT
 from jobs.counters.settings import Settings
 
 log = logging.getLogger(__name__)

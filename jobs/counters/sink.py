@@ -31,8 +31,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.counter_rows import RowKey, Values, Write
 from connectors.writer_lease import LeaseLost
-from jobs.counters.logic import RowKey, Values, Write, behind, plan_write
+from jobs.counters.logic import behind, plan_write
 
 log = logging.getLogger(__name__)
 

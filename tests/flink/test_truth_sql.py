@@ -7,7 +7,7 @@ import pytest
 from pyflink.common import Row
 from pyflink.table import Schema, StreamTableEnvironment
 
-from jobs.counters.logic import GIFTS, TOTALS, WINDOWS
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
 from jobs.counters.operators import EVENT_TYPE, truth_of
 from jobs.counters.pipeline import configure_tables, truth_stream
 from jobs.counters.settings import Settings

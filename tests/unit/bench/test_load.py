@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.events import Invalid, validate
 from jobs.bench.load import Shape, Truth, chunks, draw_rooms
-from jobs.counters.logic import Invalid, validate
 
 pytestmark = pytest.mark.unit
 

@@ -9,6 +9,8 @@ import random
 import pytest
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, window_start
+from connectors.events import GIFT, LIKE, Event, Invalid
 from jobs.bench.peer import (
     DUPLICATE,
     Aggregate,
@@ -26,7 +28,6 @@ from jobs.bench.quix_peer import (
     gifts_add,
     gifts_init,
 )
-from jobs.counters.logic import GIFT, GIFTS, LIKE, TOTALS, WINDOWS, Event, Invalid, window_start
 from jobs.counters.verify import Snapshot, compare
 from jobs.counters.workload import generate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.cassandra_sink import pack_partitions, partition_of
-from jobs.counters.logic import GIFTS, TOTALS, WINDOWS, Write
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write
 
 pytestmark = pytest.mark.unit
 

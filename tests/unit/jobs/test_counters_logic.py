@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.counters.logic import (
-    MIN_TS_MS,
-    TOTALS,
-    Event,
-    Invalid,
-    Lateness,
-    Write,
-    behind,
-    day_of,
-    plan_write,
-    validate,
-    window_start,
-)
+from connectors.counter_rows import TOTALS, Write, day_of, window_start
+from connectors.events import MIN_TS_MS, Event, Invalid, validate
+from jobs.counters.logic import Lateness, behind, plan_write
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ import base64
 import json
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.events import Invalid
 from jobs.counters.decode import DECODED_FIELDS, Decoder, epoch_ms
-from jobs.counters.logic import Invalid
 
 NOW = 1_763_700_000_000
 REG = SchemaRegistry()

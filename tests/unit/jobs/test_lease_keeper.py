@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.counter_rows import TOTALS
 from connectors.writer_lease import FRESH_S, LeaseLost, LeaseUnconfirmed
-from jobs.counters.logic import TOTALS
 from jobs.counters.operators import LeaseKeeper
 from tests.unit.jobs.test_sink import Clock, FakeStore, writer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.cassandra_sink import AmbiguousWrite
-from jobs.counters.logic import GIFTS, TOTALS, WINDOWS
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
 from jobs.counters.sink import ConvergingWriter
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
-from jobs.counters.logic import Invalid, validate
+from connectors.events import Invalid, validate
 from jobs.counters.workload import HOUR, generate
 
 pytestmark = pytest.mark.unit
