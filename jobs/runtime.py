@@ -6,6 +6,11 @@ checkpoints under the stack's cache directory and runs Python workers with this 
 
 Submitted (``flink run -py jobs/<job>/main.py``): the cluster's configuration applies; this
 module then only adds the connector jars, which the client ships with the job.
+
+Where a run finds its files is defined here, in the product: ``flink-conf/`` beside the
+packages, and the cache directory ``$LIVE_COUNTERS_STACK_DIR`` (default ``.stack/`` in the
+checkout) for the connector jars ``scripts/setup`` fetches and an embedded run's checkpoints.
+The local stack (``local_stack/paths.py``) keeps its services' files in the same directory.
 """
 
 from __future__ import annotations
@@ -15,7 +20,20 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from local_stack.paths import FLINK_CONF_DIR, StackPaths
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FLINK_CONF_DIR = REPO_ROOT / "flink-conf"
+STACK_DIR_ENV = "LIVE_COUNTERS_STACK_DIR"
+
+
+def stack_dir() -> Path:
+    """The cache directory: connector jars, an embedded run's logs, checkpoints, savepoints."""
+    return Path(os.environ.get(STACK_DIR_ENV, REPO_ROOT / ".stack")).resolve()
+
+
+def connector_jars(root: Path | None = None) -> list[Path]:
+    """Jars a PyFlink job ships with itself (Kafka connector), fetched by scripts/setup into
+    the cache directory ``root`` (default: ``stack_dir()``)."""
+    return sorted(((root or stack_dir()) / "lib" / "flink-connectors").glob("*.jar"))
 
 
 def is_submitted() -> bool:
@@ -39,19 +57,20 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None,
         # before the first PyFlink object: creating one (a Configuration too) starts the
         # embedded gateway JVM, which reads these when it starts
         os.environ.setdefault("FLINK_CONF_DIR", str(FLINK_CONF_DIR))
-        os.environ.setdefault("FLINK_LOG_DIR", str(StackPaths.from_env().logs / "flink-embedded"))
+        os.environ.setdefault("FLINK_LOG_DIR", str(stack_dir() / "logs" / "flink-embedded"))
         Path(os.environ["FLINK_LOG_DIR"]).mkdir(parents=True, exist_ok=True)
         _metric_reporters_on_classpath()
     config = Configuration()
     if not is_submitted():
-        paths = StackPaths.from_env()
+        flink_data = stack_dir() / "data" / "flink"
         # the local environment does not read config.yaml by itself: apply flink-conf/ here
         for key, value in flink_conf().items():
             config.set_string(key, value)
         # a mini-cluster must not take the standalone cluster's REST port (8081)
         config.set_string("rest.bind-port", "8082-8199")
-        config.set_string("execution.checkpointing.dir", f"file://{paths.checkpoints}")
-        config.set_string("execution.checkpointing.savepoint-dir", f"file://{paths.savepoints}")
+        checkpoints, savepoints = flink_data / "checkpoints", flink_data / "savepoints"
+        config.set_string("execution.checkpointing.dir", f"file://{checkpoints}")
+        config.set_string("execution.checkpointing.savepoint-dir", f"file://{savepoints}")
         config.set_string("python.executable", sys.executable)
         if restore_from:
             config.set_string("execution.state-recovery.path", restore_from)
@@ -98,8 +117,7 @@ def flink_conf(conf_dir: Path = FLINK_CONF_DIR) -> dict[str, str]:
 
 def kafka_connector_jar() -> Path:
     """The shaded Kafka SQL connector fetched by scripts/setup."""
-    jars = [j for j in StackPaths.from_env().connector_jars
-            if j.name.startswith("flink-sql-connector-kafka-")]
+    jars = [j for j in connector_jars() if j.name.startswith("flink-sql-connector-kafka-")]
     if not jars:
         raise FileNotFoundError("flink-sql-connector-kafka jar not found: run scripts/setup")
     return jars[0]

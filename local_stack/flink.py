@@ -270,33 +270,47 @@ def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
     return str(max(done)[1]) if done else None
 
 
-# what a cluster's Python workers need besides the dependencies: the code and the schemas the
-# decoder reads next to it (connectors/avro_codec.py, SCHEMAS_DIR)
-PACKAGES = ("jobs", "connectors", "local_stack", "schemas")
+# what a cluster's Python workers need besides the dependencies: the product's code and the
+# schemas the decoder reads next to it (connectors/avro_codec.py, SCHEMAS_DIR)
+PACKAGES = ("jobs", "connectors", "schemas")
+# versions before the product stopped importing the local stack (their jobs/runtime.py reads
+# local_stack/paths.py) need it shipped along; the current tree does not
+LEGACY_PACKAGES = ("local_stack",)
+
+
+def _shipped(root: Path, current: bool) -> tuple[str, ...]:
+    """The packages of the tree at ``root`` that go with its job: the product's, and for an
+    older version (``current`` False) whatever of ``LEGACY_PACKAGES`` its product imports."""
+    legacy = () if current else tuple(
+        p for p in LEGACY_PACKAGES
+        if (root / p).is_dir() and f"from {p}" in (root / "jobs" / "runtime.py").read_text())
+    return PACKAGES + legacy
 
 
 def package_archive(paths: StackPaths, root: Path | None = None) -> Path:
-    """A zip of the project's Python packages (of this checkout, or of the tree at ``root``:
-    another version), for ``flink run -pyfs``; rebuilt every call."""
+    """A zip of the product's Python packages and schemas (of this checkout, or of the tree at
+    ``root``: another version), for ``flink run -pyfs``; rebuilt every call. Tooling and the
+    local stack stay out: the product does not import them."""
     from local_stack.paths import REPO_ROOT
 
     name = "live_counters_packages" + (f"-{root.name}" if root else "")
-    root = root or REPO_ROOT
+    tree = root or REPO_ROOT
     out = paths.root / "dist" / f"{name}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for pkg in PACKAGES:
-            for f in sorted((root / pkg).rglob("*")):
+        for pkg in _shipped(tree, current=root is None):
+            for f in sorted((tree / pkg).rglob("*")):
                 if f.is_file() and "__pycache__" not in f.parts:
-                    zf.write(f, f.relative_to(root))
+                    zf.write(f, f.relative_to(tree))
     tmp.replace(out)
     return out
 
 
 def export_version(rev: str, paths: StackPaths | None = None) -> Path:
-    """The packages of git revision ``rev`` of this repository (``PACKAGES``), exported once
-    to ``<stack>/versions/<rev>``: an earlier version of the job to run beside this one."""
+    """The packages of git revision ``rev`` of this repository (``PACKAGES``, and
+    ``LEGACY_PACKAGES`` where the revision has them), exported once to
+    ``<stack>/versions/<rev>``: an earlier version of the job to run beside this one."""
     from local_stack.paths import REPO_ROOT
 
     paths = paths or StackPaths.from_env()
@@ -306,8 +320,12 @@ def export_version(rev: str, paths: StackPaths | None = None) -> Path:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    listed = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-tree", "--name-only", rev],
+                            capture_output=True, text=True)
+    present = set(listed.stdout.split())
+    wanted = [p for p in (*PACKAGES, *LEGACY_PACKAGES) if p in present or p in PACKAGES]
     archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", rev,
-                              *PACKAGES], capture_output=True)
+                              *wanted], capture_output=True)
     if archive.returncode != 0:
         raise StackError(f"git archive {rev} failed (a clone with its history is needed): "
                          f"{archive.stderr.decode(errors='replace').strip()}")

@@ -1,4 +1,7 @@
-"""Where the local stack keeps its files. One place, so scripts, fixtures and jobs agree."""
+"""Where the local stack keeps its files. One place, so scripts, fixtures and jobs agree.
+
+The cache directory and ``flink-conf/`` are the job's own (``jobs/runtime.py``): an embedded
+job run finds its jars and writes its checkpoints there without importing the local stack."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from jobs.runtime import FLINK_CONF_DIR, REPO_ROOT, connector_jars, stack_dir
+
+__all__ = ["FLINK_CONF_DIR", "REPO_ROOT", "VENV_DIR", "StackPaths"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +26,7 @@ class StackPaths:
 
     @classmethod
     def from_env(cls) -> StackPaths:
-        return cls(Path(os.environ.get("LIVE_COUNTERS_STACK_DIR", REPO_ROOT / ".stack")).resolve())
+        return cls(stack_dir())
 
     def lib(self, artifact_set: str) -> Path:
         return self.root / "lib" / artifact_set
@@ -50,9 +55,9 @@ class StackPaths:
 
     @property
     def connector_jars(self) -> list[Path]:
-        """Jars a PyFlink job ships with itself (Kafka connector, Avro)."""
-        return sorted(self.lib("flink-connectors").glob("*.jar"))
+        """Jars a PyFlink job ships with itself (Kafka connector): the job's own lookup
+        (``jobs.runtime.connector_jars``), which reads the same directory."""
+        return connector_jars(self.root)
 
 
-FLINK_CONF_DIR = REPO_ROOT / "flink-conf"
 VENV_DIR = Path(os.environ.get("LIVE_COUNTERS_VENV", REPO_ROOT / ".venv")).resolve()

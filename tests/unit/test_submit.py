@@ -48,3 +48,22 @@ def test_an_earlier_version_is_exported_from_git_and_zipped_apart(tmp_path):
     assert "jobs/counters/main.py" in zipfile.ZipFile(zipped).namelist()
     with pytest.raises(StackError, match="git archive no-such-revision failed"):
         flink.export_version("no-such-revision", paths)
+
+
+def test_the_zip_ships_the_product_and_an_older_version_what_its_product_imports(tmp_path):
+    """The product imports neither the local stack nor the tooling, so a submission ships
+    jobs/, connectors/ and schemas/ only; a version from before that (its jobs/runtime.py
+    read local_stack/paths.py) gets local_stack/ along, or it would not start."""
+    import zipfile
+
+    from jobs.faults.scenarios import PREVIOUS_VERSION
+    from local_stack.paths import StackPaths
+
+    paths = StackPaths(tmp_path)
+    shipped = {n.split("/")[0] for n in zipfile.ZipFile(flink.package_archive(paths)).namelist()}
+    assert shipped == {"jobs", "connectors", "schemas"}
+    older = flink.export_version(PREVIOUS_VERSION, paths)
+    assert "from local_stack" in (older / "jobs" / "runtime.py").read_text()
+    names = zipfile.ZipFile(flink.package_archive(paths, older)).namelist()
+    assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "local_stack"}
+    assert "local_stack/paths.py" in names
