@@ -203,8 +203,8 @@ def connect(hosts: Sequence[str], port: int = PORT, keyspace: str | None = None,
             connect_timeout: float = 10.0, credentials: tuple[str, str] | None = None,
             ssl_ca: str | None = None, env: dict[str, str] | None = None) -> Iterator:
     """A cassandra-driver session, closed (with its cluster) on exit; login and TLS as
-    ``connectors.cassandra_sink.client_security`` finds them."""
-    from connectors.cassandra_sink import connect_cluster
+    ``connectors.cassandra_counters.client_security`` finds them."""
+    from connectors.cassandra_counters import connect_cluster
 
     cluster = connect_cluster(hosts, port, connect_timeout, credentials=credentials,
                               ssl_ca=ssl_ca, env=env)

@@ -244,8 +244,8 @@ def open_keyspace(hosts: Sequence[str], keyspace: str,
                   replication: Mapping[str, object] = DEFAULT_REPLICATION):
     """(cluster, session) with the keyspace and counter tables created (the project's
     migration, idempotent). Shut the cluster down when done."""
+    from connectors.cassandra_counters import connect_cluster
     from connectors.cassandra_schema import migrate
-    from connectors.cassandra_sink import connect_cluster
 
     cluster = connect_cluster(list(hosts))
     try:

@@ -1,5 +1,5 @@
 """How many counter rows a second Cassandra takes here, written exactly as the job's sink
-writes them (``connectors.cassandra_sink.CounterStore``: many partitions per counter batch,
+writes them (``connectors.cassandra_counters.CounterStore``: many partitions per counter batch,
 only the changed columns, 64 requests in flight). Every figure of the benchmark that writes
 counters is bounded by it."""
 
@@ -9,8 +9,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from connectors.cassandra_counters import CounterStore, connect_cluster
 from connectors.cassandra_schema import migrate
-from connectors.cassandra_sink import CounterStore, connect_cluster
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write
 
 

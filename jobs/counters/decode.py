@@ -1,6 +1,6 @@
 """Kafka records to events, or to the dead letter that says why one is not: a batch at a time.
 
-Pure (no pyflink): the job's decode step (``operators.DecodeEvents``, a vectorized Python
+Pure (no pyflink): the job's decode step (``decode_function.DecodeEvents``, a vectorized Python
 function in the SQL plan) hands it the columns of one Arrow batch. Each record is judged by
 ``connectors.events.validate`` alone, exactly as it would be one at a time; the batch only
 spares the per-record crossing between the JVM and Python.

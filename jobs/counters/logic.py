@@ -1,8 +1,9 @@
 """Pure logic of the counting job: dead letters, lateness, and the sink's arithmetic.
 
-No pyflink and no I/O here; ``operators.py`` wires these into the job's Python functions and
-``sink.py`` performs the reads and writes this module plans. What makes an event valid is the
-event contract (``connectors/events.py``); the rows it counts in are ``connectors/counter_rows.py``.
+No pyflink and no I/O here; ``decode.py`` and ``counter_sink.py`` use them in the job's
+Python functions and ``converging_writer.py`` performs the reads and writes this module
+plans. What makes an event valid is the event contract (``connectors/events.py``); the rows
+it counts in are ``connectors/counter_rows.py``.
 
 Exactly-once into counter tables (the argument the sink relies on)
 ------------------------------------------------------------------

@@ -179,7 +179,7 @@ def prepare(session, settings: Settings, owner: str):
         refuse(2, "--from-savepoint is for embedded runs; a submitted job restores with "
                   "flink run -s PATH")
     # the execution environment prepares the embedded JVM before anything starts it
-    # (importing the pipeline does: its operators module builds PyFlink objects)
+    # (importing the pipeline does: its Python functions' modules build PyFlink objects)
     env = execution_environment([kafka_connector_jar()], settings.parallelism or None,
                                 settings.from_savepoint or None)
     restoring = restore_path(env)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("jobs").setLevel(logging.INFO)  # PyFlink sets the root logger to WARNING
-    from connectors.cassandra_sink import connect_cluster
+    from connectors.cassandra_counters import connect_cluster
     from connectors.writer_lease import new_owner
 
     owner = new_owner()

@@ -19,7 +19,8 @@ from __future__ import annotations
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironment
 
-from jobs.counters.operators import TRUTH_FIELDS, CounterSink, decode_events
+from jobs.counters.counter_sink import TRUTH_FIELDS, CounterSink
+from jobs.counters.decode_function import decode_events
 from jobs.counters.settings import Settings
 
 

@@ -24,8 +24,8 @@ def provision(s: Settings, partitions: int = 4, replication: int = 1,
               topic_config: dict[str, str] | None = None,
               min_insync_replicas: int | None = None) -> None:
     """Create what is missing; ``topic_config`` adds to the event topics' configuration."""
+    from connectors.cassandra_counters import connect_cluster
     from connectors.cassandra_schema import migrate
-    from connectors.cassandra_sink import connect_cluster
     from connectors.kafka_admin import ensure_topics
 
     common = ({"min.insync.replicas": str(min_insync_replicas)}

@@ -3,9 +3,10 @@
 Flink's Prometheus reporter (enabled in ``flink-conf/config.yaml``) serves every metric of the
 JobManager and of each TaskManager on ``http://<host>:<port>/metrics``, the port being the
 first free one of ``metrics.reporter.prom.port`` per process. A metric's Prometheus name is
-``flink_<scope>_<name>``: the job's own metrics (``operators.py``) are operator metrics,
-``flink_taskmanager_job_task_operator_<name>``, one series per subtask (label
-``subtask_index``); Flink's job metrics are ``flink_jobmanager_job_<name>``.
+``flink_<scope>_<name>``: the job's own metrics (``decode_function.py``,
+``counter_sink.py``) are operator metrics, ``flink_taskmanager_job_task_operator_<name>``, one
+series per subtask (label ``subtask_index``); Flink's job metrics are
+``flink_jobmanager_job_<name>``.
 
 One table for the README, the Grafana dashboard and the alert rules
 (``flink-conf/grafana/``, ``flink-conf/prometheus/``; a unit test holds them to it) and the

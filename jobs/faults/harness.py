@@ -93,7 +93,7 @@ class Monitor:
         from cassandra import ConsistencyLevel
         from cassandra.query import SimpleStatement
 
-        from connectors.cassandra_sink import connect_cluster
+        from connectors.cassandra_counters import connect_cluster
 
         cluster = session = None
         # read as the sink writes: a quorum of replicas (one node of a ring may be down)

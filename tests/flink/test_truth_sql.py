@@ -8,7 +8,8 @@ from pyflink.common import Row
 from pyflink.table import Schema, StreamTableEnvironment
 
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
-from jobs.counters.operators import EVENT_TYPE, truth_of
+from jobs.counters.counter_sink import truth_of
+from jobs.counters.decode_function import EVENT_TYPE
 from jobs.counters.pipeline import configure_tables, truth_stream
 from jobs.counters.settings import Settings
 from jobs.runtime import execution_environment

@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from jobs.counters.operators import SINK_METRICS
+from jobs.counters.counter_sink import SINK_METRICS
 from jobs.counters.signals import BY_KEY, JOB, OPERATOR, SIGNALS
 from jobs.counters.watch import parse_text, reduce, render
 from local_stack.paths import REPO_ROOT

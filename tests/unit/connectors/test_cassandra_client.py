@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.cassandra_sink import client_security, connect_cluster
+from connectors.cassandra_counters import client_security, connect_cluster
 
 
 def test_plain_text_without_login_when_the_environment_says_nothing():

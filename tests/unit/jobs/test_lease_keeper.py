@@ -7,8 +7,8 @@ import pytest
 
 from connectors.counter_rows import TOTALS
 from connectors.writer_lease import FRESH_S, LeaseLost, LeaseUnconfirmed
-from jobs.counters.operators import LeaseKeeper
-from tests.unit.jobs.test_sink import Clock, FakeStore, writer
+from jobs.counters.lease_keeper import LeaseKeeper
+from tests.unit.jobs.test_converging_writer import Clock, FakeStore, writer
 
 pytestmark = pytest.mark.unit
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.cassandra_sink import AmbiguousWrite
+from connectors.cassandra_counters import AmbiguousWrite
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
-from jobs.counters.sink import ConvergingWriter
+from jobs.counters.converging_writer import ConvergingWriter
 
 pytestmark = pytest.mark.unit
 
@@ -214,7 +214,7 @@ def test_writes_lost_by_a_crashed_node_are_written_again_after_forget():
 
 
 def test_background_writer_writes_everything_offered_before_drain_returns():
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     store = FakeStore(rows={T: (5, 0, 0, 1, 0)})
     rounds = []
@@ -232,7 +232,7 @@ def test_background_writer_writes_everything_offered_before_drain_returns():
 
 
 def test_background_writer_reports_the_newest_event_time_of_each_round():
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     seen = []
     bg = None
@@ -255,7 +255,7 @@ def test_background_writer_reports_the_newest_event_time_of_each_round():
 
 
 def test_background_writer_failure_fails_the_drain():
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     class Fatal(BaseException):  # not an Exception: the writer does not retry it
         pass
@@ -277,7 +277,7 @@ def test_a_stopped_writer_sends_nothing_more_even_from_a_round_that_is_retrying(
     import threading
     import time
 
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     answering = threading.Event()
 
@@ -318,7 +318,7 @@ def test_stop_says_whether_the_writer_thread_ended():
     import threading
     import time
 
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     release = threading.Event()
 
@@ -339,7 +339,7 @@ def test_stop_says_whether_the_writer_thread_ended():
 
 
 def test_background_writer_takes_many_truths_at_once_and_keeps_the_newest():
-    from jobs.counters.sink import BackgroundWriter
+    from jobs.counters.converging_writer import BackgroundWriter
 
     store = FakeStore()
     bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0))
@@ -364,6 +364,6 @@ def test_background_writer_takes_many_truths_at_once_and_keeps_the_newest():
     ((7, -1, "gift", 4, 0, 2, 300, 2, 0, 0, 99), ((GIFTS, 7, 4), (2, 300))),
 ])
 def test_a_truth_query_row_names_its_counter_row(values, expected):
-    from jobs.counters.operators import truth_of
+    from jobs.counters.counter_sink import truth_of
 
     assert truth_of(values) == expected

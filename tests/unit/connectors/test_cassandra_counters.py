@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.cassandra_sink import pack_partitions, partition_of
+from connectors.cassandra_counters import pack_partitions, partition_of
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write
 
 pytestmark = pytest.mark.unit
@@ -54,7 +54,7 @@ def test_the_store_settles_doubts_from_every_replica_and_writes_at_local_quorum(
     would add it again. Reads (and the probe the settle rule waits on) go to every replica."""
     from cassandra import ConsistencyLevel
 
-    from connectors.cassandra_sink import CounterStore
+    from connectors.cassandra_counters import CounterStore
 
     session = _PreparingSession()
     store = CounterStore(session, "ks")

@@ -106,7 +106,7 @@ class ConvergingWriter:
                 backoff = min(backoff * 2, 10.0)
 
     def _round(self) -> None:
-        from connectors.cassandra_sink import AmbiguousWrite
+        from connectors.cassandra_counters import AmbiguousWrite
 
         if self._forget:  # write every row known again (a row may get no new truth)
             self._forget = False

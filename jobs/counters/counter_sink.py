@@ -1,0 +1,211 @@
+"""The counting job's sink: a PyFlink function that brings each counter row in Cassandra to
+the truth the aggregation sends, exactly once. The order of reads and writes is
+``converging_writer.py``, the arithmetic ``logic.py``, the Cassandra side
+``connectors/cassandra_counters.py``."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+
+from pyflink.common import Row
+from pyflink.common.types import RowKind
+from pyflink.datastream import ProcessFunction, RuntimeContext
+
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, RowKey, Values
+from connectors.events import GIFT
+from jobs.counters.lease_keeper import LeaseKeeper
+from jobs.counters.pyflink_hooks import exit_with_taskmanager, off_bundle_end, on_bundle_end
+from jobs.counters.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# the sink's gauges (running totals since the sink started, summed over subtasks in Flink's UI)
+SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
+                "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
+                "sink_rows_read", "sink_failures", "sink_last_round_ms",
+                "persistence_delay_ms")
+
+
+# the truth query's columns in order (pipeline.TRUTH_SCHEMA is built from them); the sink
+# reads a truth row by position
+TRUTH_FIELDS = ("room_id", "wstart", "kind", "gift_id", "likes", "gift_count", "gift_value",
+                "events", "duplicates", "late_events", "max_ts")
+(_ROOM, _WSTART, _KIND, _GIFT_ID, _LIKES, _GIFT_COUNT, _GIFT_VALUE, _EVENTS, _DUPLICATES,
+ _LATE, _MAX_TS) = range(len(TRUTH_FIELDS))
+
+
+def truth_of(v) -> tuple[RowKey, Values] | None:
+    """The counter row and its truth, from the values of one row of the job's truth query
+    (a sequence in ``pipeline.TRUTH_SCHEMA`` order; None: no counter row).
+
+    Keys a table does not have read as wstart -1, kind '' and gift_id -1
+    (pipeline.GROUPING_ROWS_VIEW_SQL)."""
+    room = v[_ROOM]
+    if v[_WSTART] != -1:
+        return (WINDOWS, room, v[_WSTART]), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE])
+    kind = v[_KIND]
+    if kind == "":
+        return (TOTALS, room, 0), (v[_LIKES], v[_GIFT_COUNT], v[_GIFT_VALUE], v[_EVENTS],
+                                   v[_DUPLICATES])
+    if kind == GIFT:
+        return (GIFTS, room, v[_GIFT_ID]), (v[_GIFT_COUNT], v[_GIFT_VALUE])
+    return None
+
+
+# truths the sink collects, while its writer is busy, before handing them over at once
+HAND_OFF_ROWS = 512
+
+
+class _ForgetOnHostChange:
+    """A cassandra-driver host listener: a node that went down or came back may have lost
+    acknowledged writes, so the sink reads its rows again (``ConvergingWriter.forget``)."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def on_down(self, host) -> None:
+        log.warning("sink: Cassandra node %s down: re-reading rows before writing", host)
+        self.writer.forget()
+
+    def on_up(self, host) -> None:
+        log.warning("sink: Cassandra node %s up: re-reading rows before writing", host)
+        self.writer.forget()
+
+    def on_add(self, host) -> None:
+        pass
+
+    def on_remove(self, host) -> None:
+        self.writer.forget()
+
+
+class CounterSink(ProcessFunction):
+    """Brings each counter row in Cassandra to its truth, exactly once.
+
+    Reads forward from the aggregation (subtask i from subtask i), in a task of its own: the
+    aggregation is partitioned by the counter row's key, so each row has one writer. No state
+    and no timers. Truths are handed to a
+    writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
+    while Python waits for the next bundle, and a row that changes again while a write round
+    runs is written once with its newest truth. Every truth received is written before the
+    bundle ends (see ``converging_writer.py`` for the order of operations, ``logic.py`` for why
+    it is exactly-once).
+    """
+
+    def __init__(self, settings: Settings, owner: str) -> None:
+        self.s = settings
+        self.owner = owner  # of the keyspace's writer lease: this run of the job
+
+    def open(self, ctx: RuntimeContext) -> None:
+        from connectors.cassandra_counters import CounterStore, connect_cluster
+        from connectors.writer_lease import SinkFence, WriterLease, new_instance
+        from jobs.counters.converging_writer import BackgroundWriter, ConvergingWriter
+
+        exit_with_taskmanager()
+        self.cluster = connect_cluster(self.s.cassandra_hosts, self.s.cassandra_port)
+        session = self.cluster.connect()
+        # One writing attempt per subtask: take this subtask's fence from the attempt before
+        # (a cancelled task's worker may live on, blocked in a read), and wait out the last
+        # write it may still send before reading a row (connectors.writer_lease).
+        instance = new_instance()
+        index, n = ctx.get_index_of_this_subtask(), ctx.get_number_of_parallel_subtasks()
+        fence = SinkFence(session, self.s.keyspace, f"{self.owner}/{index}-of-{n}")
+        previous, wait_s = fence.take(instance)
+        log.warning("sink %d/%d attempt %d (%s) took its fence%s", index, n,
+                    ctx.get_attempt_number(), instance,
+                    f" from {previous}; waiting {wait_s:.1f} s for its last writes to land"
+                    if previous else "")
+        self.lease = LeaseKeeper(WriterLease(session, self.s.keyspace), self.owner,
+                                 fence=fence, instance=instance)
+        if wait_s > 0:
+            time.sleep(wait_s)  # the lease and the fence are renewed meanwhile
+        store = CounterStore(session, self.s.keyspace)
+        m = ctx.get_metrics_group()
+        self.m_late = m.counter("late_events")
+        # What the writer thread did, as gauges of running totals since this sink started:
+        # PyFlink reads gauges at the end of each bundle, on the bundle's thread (a counter
+        # incremented on another thread is lost, and one incremented at the end of a bundle
+        # was seen to be lost too when bundles end on different threads).
+        self.totals = dict.fromkeys(SINK_METRICS, 0)
+        for name in SINK_METRICS:
+            m.gauge(name, functools.partial(self.totals.__getitem__, name))
+        self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
+                                       before_write=self.lease.confirm)
+        self.cluster.register_listener(_ForgetOnHostChange(self.writer))
+        self.background = BackgroundWriter(self.writer, on_round=self._round_done)
+        self.late_seen: dict[int, int] = {}
+        # truths received and not yet handed to the writer (the newest per row)
+        self._truths: dict[RowKey, Values] = {}
+        self._truths_ts = 0
+        # the thread running this operator's current bundle: other operations of the worker
+        # end their bundles on other threads, and must not drain (or race) this sink
+        self._bundle_thread: int | None = None
+        on_bundle_end(self._bundle_end)
+
+    def close(self) -> None:
+        # No drain here: truths not yet written belong to input after the last checkpoint,
+        # which a restart replays; and a drain could block a cancel while Cassandra is down.
+        off_bundle_end(self._bundle_end)
+        quiet = False
+        if getattr(self, "background", None) is not None:
+            quiet = self.background.stop(wait_s=5.0) and self.writer.settled()
+        if getattr(self, "lease", None) is not None:
+            self.lease.stop(release_fence=quiet)
+        if getattr(self, "cluster", None) is not None:
+            self.cluster.shutdown()
+
+    def _bundle_end(self) -> None:
+        if threading.get_ident() == self._bundle_thread:
+            self._hand_off()
+            self.background.drain()
+
+    def _hand_off(self) -> None:
+        self.lease.check()
+        if self._truths:
+            self.background.offer_many(self._truths, self._truths_ts)
+            self._truths, self._truths_ts = {}, 0
+
+    def process_element(self, row: Row, ctx: ProcessFunction.Context):
+        self._bundle_thread = threading.get_ident()
+        if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
+            values = row[:]
+            item = truth_of(values)
+            if item is not None:
+                key, truth = item
+                if key[0] == TOTALS:
+                    late = values[_LATE]
+                    self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
+                    self.late_seen[key[1]] = late
+                self._truths[key] = truth
+                if values[_MAX_TS] > self._truths_ts:
+                    self._truths_ts = values[_MAX_TS]
+                # Truths go to the writer in batches (one lock and wake-up for many rows):
+                # at once while it idles, so a few truths are written without delay; while
+                # it writes, they collect (it takes them after its round, or at the bundle's
+                # end, which hands over what is left before waiting for the writes).
+                if len(self._truths) >= HAND_OFF_ROWS or self.background.idle:
+                    self._hand_off()
+        return ()  # the sink emits nothing downstream
+
+    def _written(self, w) -> None:
+        """After each confirmed row write (on the writer thread)."""
+        if w.row[0] == WINDOWS:
+            self.totals["window_results"] += 1
+        elif w.row[0] == TOTALS:
+            self.totals["events_counted"] += w.increment[3]
+            self.totals["duplicates_dropped"] += w.increment[4]
+
+    def _round_done(self, seconds: float) -> None:
+        """After each write round (on the writer thread)."""
+        st, t = self.writer.stats, self.totals
+        t["sink_rows_written"], t["sink_writes"] = st.rows_written, st.writes
+        t["sink_ambiguous_rows"], t["sink_rows_waiting_for_replay"] = st.ambiguous, st.behind
+        t["sink_rows_read"], t["sink_failures"] = st.rows_read, st.failures
+        t["sink_last_round_ms"] = int(seconds * 1000)
+        if self.background.round_event_ts:
+            # how old the newest event a round wrote was when the round was confirmed: the
+            # design documents' "persistence delay" (event time from the producer's clock)
+            t["persistence_delay_ms"] = int(time.time() * 1000) - self.background.round_event_ts
