@@ -55,6 +55,17 @@ def flink_env(paths: StackPaths) -> dict[str, str]:
     return env
 
 
+def _of_tooling(py_file: Path, root: Path | None) -> bool:
+    """Whether ``py_file`` is a job of the tooling (under ``tools/`` of its tree)."""
+    from local_stack.paths import REPO_ROOT
+
+    try:
+        rel = Path(py_file).resolve().relative_to((root or REPO_ROOT).resolve())
+    except ValueError:
+        return False
+    return rel.parts[:1] == (TOOLING,)
+
+
 def dynamic_properties(paths: StackPaths) -> list[str]:
     """Machine-specific settings that flink-conf/ leaves out: where checkpoints live."""
     return [
@@ -164,7 +175,7 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
                 "start one with: scripts/stack up flink")
         raise StackError(f"no Flink cluster answers at {url} ({exc}); {hint}") from None
     cmd = [str(flink_home() / "bin" / "flink"), "run", "-m", url.removeprefix("http://"),
-           "-pyfs", str(package_archive(paths, root))]
+           "-pyfs", str(package_archive(paths, root, tooling=_of_tooling(py_file, root)))]
     if detached:
         cmd.append("--detached")
     if parallelism is not None:
@@ -273,6 +284,9 @@ def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
 # what a cluster's Python workers need besides the dependencies: the product's code and the
 # schemas the decoder reads next to it (connectors/avro_codec.py, SCHEMAS_DIR)
 PACKAGES = ("jobs", "connectors", "schemas")
+# a job of the tooling (tools/smoke, tools/bench/ceiling_job.py: run on the local cluster only)
+# ships the tooling too
+TOOLING = "tools"
 # versions before the product stopped importing the local stack (their jobs/runtime.py reads
 # local_stack/paths.py) need it shipped along; the current tree does not
 LEGACY_PACKAGES = ("local_stack",)
@@ -287,19 +301,22 @@ def _shipped(root: Path, current: bool) -> tuple[str, ...]:
     return PACKAGES + legacy
 
 
-def package_archive(paths: StackPaths, root: Path | None = None) -> Path:
+def package_archive(paths: StackPaths, root: Path | None = None, *,
+                    tooling: bool = False) -> Path:
     """A zip of the product's Python packages and schemas (of this checkout, or of the tree at
-    ``root``: another version), for ``flink run -pyfs``; rebuilt every call. Tooling and the
-    local stack stay out: the product does not import them."""
+    ``root``: another version), for ``flink run -pyfs``; rebuilt every call. The tooling and
+    the local stack stay out (the product does not import them), unless ``tooling``: a job of
+    the tooling's own gets ``tools/`` along."""
     from local_stack.paths import REPO_ROOT
 
-    name = "live_counters_packages" + (f"-{root.name}" if root else "")
+    name = ("live_counters_packages" + ("-tools" if tooling else "")
+            + (f"-{root.name}" if root else ""))
     tree = root or REPO_ROOT
     out = paths.root / "dist" / f"{name}.zip"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for pkg in _shipped(tree, current=root is None):
+        for pkg in _shipped(tree, current=root is None) + ((TOOLING,) if tooling else ()):
             for f in sorted((tree / pkg).rglob("*")):
                 if f.is_file() and "__pycache__" not in f.parts:
                     zf.write(f, f.relative_to(tree))

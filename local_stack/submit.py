@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="scripts/submit", description=__doc__,
         epilog="Arguments after the job file go to the job, e.g. "
-               "scripts/submit jobs/smoke/main.py --sink-topic smoke.out")
+               "scripts/submit tools/smoke/main.py --sink-topic smoke.out")
     p.add_argument("--detached", action="store_true", help="return once the job is submitted")
     p.add_argument("-p", "--parallelism", type=int)
     p.add_argument("-m", "--jobmanager", metavar="HOST:PORT",

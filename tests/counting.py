@@ -7,12 +7,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from jobs.counters import verify
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from jobs.counters.verify import Report
-from jobs.counters.workload import Workload
-from jobs.counters.workload import produce as produce_workload
+from tools import verify
+from tools.verify import Report
+from tools.workload import Workload
+from tools.workload import produce as produce_workload
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ import math
 import pytest
 from pyflink.table import StreamTableEnvironment
 
-from jobs.bench.ceilings import (
+from jobs.runtime import execution_environment
+from tools.bench.ceilings import (
     LIKES_MAX,
     LOG_UNIFORM,
     engine_ceiling_sql,
     run_ceiling_job,
     window_select_sql,
 )
-from jobs.runtime import execution_environment
 
 pytestmark = pytest.mark.flink
 

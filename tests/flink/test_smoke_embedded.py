@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from jobs.smoke.logic import mark
 from tests.kafka_io import produce, read_all
+from tools.smoke.logic import mark
 
 pytestmark = pytest.mark.flink
 
@@ -19,9 +19,9 @@ def test_smoke_job_copies_a_topic_through_the_kafka_connector(kafka_bootstrap, n
     values = [f"event-{i}" for i in range(500)]
     produce(kafka_bootstrap, source, [v.encode() for v in values])
 
-    # A fresh interpreter, as a user runs it: `python -m jobs.smoke.main` starts a mini-cluster.
+    # A fresh interpreter, as a user runs it: `python -m tools.smoke.main` starts a mini-cluster.
     res = subprocess.run(
-        [sys.executable, "-m", "jobs.smoke.main", "--bootstrap", kafka_bootstrap,
+        [sys.executable, "-m", "tools.smoke.main", "--bootstrap", kafka_bootstrap,
          "--source-topic", source, "--sink-topic", sink, "--group-id", f"g-{source}"],
         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr

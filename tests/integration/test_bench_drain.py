@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.bench.drain import produce_backlog, run_drain
-from jobs.bench.latency import run_latency
-from jobs.bench.load import Shape
 from jobs.counters.settings import Settings
+from tools.bench.drain import produce_backlog, run_drain
+from tools.bench.latency import run_latency
+from tools.bench.load import Shape
 
 pytestmark = pytest.mark.integration
 

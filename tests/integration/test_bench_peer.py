@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from jobs.bench.peer import run_kafka_python_peer
-from jobs.counters import verify
-from jobs.counters.workload import MINUTE, generate, produce
 from local_stack.cassandra import connect
+from tools import verify
+from tools.bench.peer import run_kafka_python_peer
+from tools.workload import MINUTE, generate, produce
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.bench.producer_bench import SCENARIO, run_producer_bench
-from jobs.bench.report import GIFTS, MERGE_RATIO, MESSAGES, TAPS
+from tools.bench.producer_bench import SCENARIO, run_producer_bench
+from tools.bench.report import GIFTS, MERGE_RATIO, MESSAGES, TAPS
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ from cassandra.cluster import NoHostAvailable
 
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from jobs.counters.workload import generate
 from local_stack import stack
 from local_stack.cassandra import SECURE, SUPERUSER, CassandraService, connect
 from local_stack.paths import StackPaths
 from tests.counting import JobNames, assert_dead_letters_exact, produce, wait_until_exact
+from tools.workload import generate
 
 pytestmark = pytest.mark.integration
 

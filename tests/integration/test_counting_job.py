@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from jobs.counters.workload import generate
 from local_stack.paths import StackPaths
 from tests.counting import (
     JobNames,
@@ -19,6 +18,7 @@ from tests.counting import (
     provision_for,
     wait_until_exact,
 )
+from tools.workload import generate
 
 pytestmark = pytest.mark.integration
 

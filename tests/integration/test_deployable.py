@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.counters.workload import generate
 from local_stack import flink
 from local_stack.paths import REPO_ROOT, StackPaths
 from tests.counting import JobNames, produce, provision_for, wait_until_exact
+from tools.workload import generate
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.faults.harness import Harness
-from jobs.faults.scenarios import CI, run_scenario
+from tools.faults.harness import Harness
+from tools.faults.scenarios import CI, run_scenario
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import pytest
 from connectors.kafka_config import KafkaConfig
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
-from jobs.counters.workload import generate
 from local_stack.kafka import SECURE_BOOTSTRAP, secure_client_properties
 from local_stack.paths import StackPaths
 from tests.counting import JobNames, assert_dead_letters_exact, produce, wait_until_exact
+from tools.workload import generate
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.counters import verify
-from jobs.counters.workload import generate, plus
 from local_stack.paths import StackPaths
 from tests.counting import JobNames, produce, provision_for, wait_until_committed, wait_until_exact
+from tools import verify
+from tools.workload import generate, plus
 
 pytestmark = pytest.mark.integration
 

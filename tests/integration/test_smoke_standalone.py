@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.smoke.logic import mark
 from local_stack.flink import rest_get, submit
 from local_stack.paths import REPO_ROOT
 from tests.kafka_io import produce, read_all
+from tools.smoke.logic import mark
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ def test_flink_run_py_on_the_standalone_cluster(kafka_bootstrap, flink_cluster, 
     values = [f"event-{i}" for i in range(1000)]
     produce(kafka_bootstrap, source, [v.encode() for v in values])
 
-    res = submit(REPO_ROOT / "jobs" / "smoke" / "main.py",
+    res = submit(REPO_ROOT / "tools" / "smoke" / "main.py",
                  ["--bootstrap", kafka_bootstrap, "--source-topic", source, "--sink-topic", sink,
                   "--group-id", f"g-{source}", "--parallelism", "2"], timeout=300)
     job_id = next(line.split()[-1] for line in res.stdout.splitlines()

@@ -56,8 +56,8 @@ def test_the_zip_ships_the_product_and_an_older_version_what_its_product_imports
     read local_stack/paths.py) gets local_stack/ along, or it would not start."""
     import zipfile
 
-    from jobs.faults.scenarios import PREVIOUS_VERSION
     from local_stack.paths import StackPaths
+    from tools.faults.scenarios import PREVIOUS_VERSION
 
     paths = StackPaths(tmp_path)
     shipped = {n.split("/")[0] for n in zipfile.ZipFile(flink.package_archive(paths)).namelist()}
@@ -67,3 +67,18 @@ def test_the_zip_ships_the_product_and_an_older_version_what_its_product_imports
     names = zipfile.ZipFile(flink.package_archive(paths, older)).namelist()
     assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "local_stack"}
     assert "local_stack/paths.py" in names
+
+
+def test_a_job_of_the_tooling_ships_the_tooling_and_the_product_job_does_not(tmp_path):
+    import zipfile
+
+    from local_stack.paths import StackPaths
+
+    assert flink._of_tooling(REPO_ROOT / "tools" / "smoke" / "main.py", None)
+    assert flink._of_tooling(REPO_ROOT / "tools" / "bench" / "ceiling_job.py", None)
+    assert not flink._of_tooling(REPO_ROOT / "jobs" / "counters" / "main.py", None)
+    assert not flink._of_tooling(tmp_path / "tools" / "job.py", None)  # outside the tree
+    zipped = flink.package_archive(StackPaths(tmp_path), tooling=True)
+    names = zipfile.ZipFile(zipped).namelist()
+    assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "tools"}
+    assert "tools/smoke/main.py" in names

@@ -1,0 +1,96 @@
+"""The suite's two drain regimes and their targets (no services: figures made up here)."""
+
+from __future__ import annotations
+
+from tools.bench import suite
+from tools.bench.report import BenchResult, Measurement
+
+
+def _suite() -> suite.Suite:
+    result = BenchResult(mode="quick", command="scripts/bench", started="now", duration_s=0.0,
+                         machine={}, versions={})
+    return suite.Suite(suite.Sizes.quick(), 2, suite.SCENARIOS, lambda _: None, result)
+
+
+def test_both_regimes_are_sized_and_the_live_platform_comes_first():
+    full, quick = suite.Sizes.full(), suite.Sizes.quick()
+    assert (full.platform_events, full.platform_rooms) == (10_000_000, 10_000)
+    assert (full.drain_events, full.rooms) == (300_000, 100_000)
+    assert full.platform_events / full.platform_rooms > 100 * full.drain_events / full.rooms
+    assert 0 < quick.platform_events < full.platform_events
+    assert suite.SCENARIOS[0] == "platform"
+
+
+def test_the_live_platform_target_is_judged_on_an_exact_drain_only():
+    s = _suite()
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   8.0, True)
+    s.targets()
+    (t,) = [t for t in s.r.targets if t.name == "live-platform drain"]
+    assert t.met and t.value == "125,000 events/s"
+
+    s = _suite()
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   8.0, False)
+    s.targets()
+    (t,) = [t for t in s.r.targets if t.name == "live-platform drain"]
+    assert not t.met and t.value == "0 events/s"
+
+
+def _ceilings(s: suite.Suite) -> None:
+    s.r.measurements += [
+        Measurement("2 ceiling", "Flink Kafka source -> blackhole", 300_000, 1.5, None),
+        Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", 50_000, 5.0, None)]
+
+
+def test_the_live_platform_is_judged_against_the_blackhole_ceiling_of_the_same_run():
+    s = _suite()
+    _ceilings(s)                                    # the blackhole reads 200,000 events/s
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   10.0, True)      # 100,000 events/s
+    s.targets()
+    (t,) = [t for t in s.r.targets if "blackhole" in t.name]
+    assert t.met and t.value == "0.50x"
+    s = _suite()
+    _ceilings(s)
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   10.0, False)     # not exact: no ratio
+    s.targets()
+    (t,) = [t for t in s.r.targets if "blackhole" in t.name]
+    assert not t.met and t.value == "0.00x"
+
+
+def test_the_long_tail_is_judged_in_counter_rows_against_cassandras_ceiling():
+    s = _suite()
+    _ceilings(s)                                    # Cassandra takes 10,000 rows/s
+    s.drain = Measurement("1 backlog drain", "live-counters job", 300_000, 20.0, True,
+                          {"rows written": 140_000})   # 7,000 rows/s
+    s.targets()
+    (t,) = [t for t in s.r.targets if "Cassandra's ceiling" in t.name]
+    assert t.met and t.value == "0.70x (7,000 of 10,000 rows/s)"
+    s.drain.extra["rows written"] = 100_000          # 5,000 rows/s
+    s.r.targets = []
+    s.targets()
+    (t,) = [t for t in s.r.targets if "Cassandra's ceiling" in t.name]
+    assert not t.met and t.value.startswith("0.50x")
+
+
+def test_what_bounds_the_drain_is_read_from_the_measured_tasks():
+    r = BenchResult(mode="full", command="scripts/bench", started="now", duration_s=0.0,
+                    machine={}, versions={})
+    r.measurements = [
+        Measurement("2 ceiling", "Cassandra counter rows (sink's batches)", 50_000, 2.0, None),
+        Measurement("1 backlog drain", "live-counters job", 300_000, 30.0, True,
+                    {"rows written": 240_000, "rows read": 144_000, "counter rows": 144_000})]
+    r.stages = {"1 backlog drain: live-counters job": [["cassandra-counters", 838.0, 0.0, 1190.0],
+                                                       ["Source -> decode", 290.0, 764.0, 2972.0]]}
+    r.notes = ["What bounds the drain: an older render's text"]
+    suite.add_analysis(r)
+    suite.add_analysis(r)                            # idempotent
+    (note,) = [n for n in r.notes if n.startswith("What bounds the drain")]
+    assert "8,000 row writes/s" in note and "0.32x of the 25,000 row writes/s" in note
+    assert "The busiest task sets the pace: cassandra-counters (busy 838 ms/s" in note
+    r.stages = {}
+    suite.add_analysis(r)
+    (note,) = [n for n in r.notes if n.startswith("What bounds the drain")]
+    assert "No task is busy most of the time" in note

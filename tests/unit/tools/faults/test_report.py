@@ -1,0 +1,78 @@
+"""The fault harness's pure parts: recovery times, the verdict, the table."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.faults.report import Fault, RunResult, markdown_table, recovery_times, replace_between
+
+pytestmark = pytest.mark.unit
+
+
+def test_recovery_is_first_growth_after_heal_plus_grace():
+    samples = [(0.0, 10), (1.0, 20), (2.0, 22), (3.0, 22), (4.0, 22), (5.0, 22), (6.0, 30)]
+    # fault at 1.5, healed at 2.0: the landing at 2.0 (in flight) does not count
+    assert recovery_times([Fault("kill", 1.5, 2.0)], samples) == [4.5]
+
+
+def test_recovery_never_seen_is_none():
+    samples = [(0.0, 10), (1.0, 10), (5.0, 10)]
+    assert recovery_times([Fault("kill", 0.5, 0.5)], samples) == [None]
+
+
+def test_gap_in_samples_while_cassandra_is_down():
+    samples = [(0.0, 5), (1.0, 6), (30.0, 6), (31.0, 9)]
+    assert recovery_times([Fault("pause", 1.2, 20.0)], samples) == [pytest.approx(29.8)]
+
+
+def result(**kw) -> RunResult:
+    base = dict(scenario="1-taskmanager", seed=1, messages=100, counted_sent=90,
+                duplicates_sent=5, invalid_sent=5, dlq_letters=5, rooms_checked=10)
+    return RunResult(**(base | kw))
+
+
+def test_exact_needs_every_count_right():
+    assert result().exact
+    assert not result(events_lost=1).exact
+    assert not result(events_double_counted=1).exact
+    assert not result(rows_wrong=1).exact
+    assert not result(dlq_letters=4, dlq_missing=1).exact
+    assert not result(dlq_letters=6, dlq_extra=1).exact
+    assert not result(error="harness failed").exact
+    assert not result(max_restarts=0, restarts=1).exact
+    assert result(max_restarts=0, restarts=0).exact
+
+
+def test_table_row_and_markers():
+    r = result(faults=[Fault("kill", 0, 1, 3.0), Fault("kill", 5, 6, 5.0)], restarts=2)
+    table = markdown_table([r])
+    assert "| 1-taskmanager | 1 | 100 | 5 | 5 | 2 | 10 | 0 | 0 | 0 | 5 / 5 | 2 (+0) " \
+           "| 4.0 / 5.0 |" in table
+    doc = "# R\n<!-- a -->\nold\n<!-- b -->\ntail\n"
+    assert replace_between(doc, "<!-- a -->", "<!-- b -->", "new") == \
+        "# R\n<!-- a -->\nnew\n<!-- b -->\ntail\n"
+
+
+def test_thin_keeps_one_sample_per_interval_relative_to_start():
+    from tools.faults.harness import thin
+
+    samples = [(100.0 + i * 0.5, i) for i in range(10)]
+    assert thin(samples, 100.0, every_s=2.0) == [(0.0, 0), (2.0, 4), (4.0, 8)]
+
+
+def test_counted_while_down_is_the_growth_between_injection_and_heal():
+    from tools.faults.report import counted_between
+
+    samples = [(0.0, 0), (1.0, 10), (2.0, 10), (3.0, 25), (4.0, 40), (5.0, 40)]
+    assert counted_between(samples, 1.5, 3.5) == 15    # 10 before, 25 at 3.0
+    assert counted_between(samples, 1.0, 2.0) == 0     # did not move
+    assert counted_between(samples, -1.0, 2.0) is None  # nothing seen before the fault
+    assert counted_between(samples, 5.5, 9.0) is None   # nothing seen after it
+
+
+def test_a_taskmanager_that_exited_on_its_own_is_reported():
+    """The harness restarts it (as a supervisor would); the table and summary say so."""
+    r = result(restarts=1, taskmanager_exits=["taskmanager at 80 s"])
+    assert "| 1 (+0), 1 TaskManager exit(s) on its own |" in markdown_table([r])
+    assert "TaskManager exits on their own: taskmanager at 80 s" in r.summary()
+    assert "exit(s)" not in markdown_table([result()])

@@ -1,0 +1,244 @@
+"""A ceiling of the benchmark (``tools/bench/ceilings.py``) as a bounded Flink job:
+``python -m tools.bench.ceiling_job --kind engine|kafka ...`` (embedded mini-cluster) or
+``scripts/submit -p N tools/bench/ceiling_job.py --kind ...`` (``flink run -py``, a cluster).
+
+Runs the statements with a StatementSet, waits until the job has read all of its input, and
+prints one line ``CEILING_RESULT {json}`` (also written to ``--result-file`` if given):
+
+- ``tasks_s``: from the first task running to the job's end (see ``TaskClock``): the time
+  the engine spent on the input, without JVM, client, scheduling or deployment;
+- ``job_s``: Flink's net runtime of the job (``JobExecutionResult``), from its submission to
+  the JobManager: ``tasks_s`` plus scheduling and deployment;
+- ``wall_s``: this process, from before the JVM starts to the end;
+- ``events_per_s``: ``events / tasks_s`` (``events / job_s`` if the REST API did not answer).
+
+``events`` is the number of rows the engine ceiling generates, or for ``--kind kafka`` the
+messages the topics hold when the job starts (it reads up to the latest offsets at start).
+Checkpoints are flink-conf/'s, as for the counting job, except that the end of the input does
+not wait for a last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
+from tools.bench.ceilings import (
+    DISTRIBUTIONS,
+    LOG_UNIFORM,
+    RESULT_MARK,
+    delete_group,
+    engine_ceiling_sql,
+    kafka_consume_sql,
+    topic_messages,
+)
+
+log = logging.getLogger(__name__)
+
+ENGINE, KAFKA = "engine", "kafka"
+
+
+@dataclass(frozen=True)
+class CeilingSettings:
+    kind: str
+    events: int
+    rooms: int
+    distribution: str
+    bootstrap: str
+    topics: tuple[str, ...]
+    group_id: str
+    parallelism: int            # 0: the configured default
+    checkpoint_interval_ms: int  # 0: flink-conf/'s, as the counting job
+    state_backend: str           # "": flink-conf/'s (rocksdb), as the counting job
+    rest_url: str
+    result_file: str
+    generated_group: bool = False  # group_id was made up here (deleted after the run)
+
+    @classmethod
+    def parse(cls, argv: list[str] | None = None) -> CeilingSettings:
+        p = argparse.ArgumentParser(prog="tools.bench.ceiling_job",
+                                    description=__doc__.split("\n\n")[0])
+        p.add_argument("--kind", choices=(ENGINE, KAFKA), required=True)
+        p.add_argument("--events", type=int, default=10_000_000,
+                       help="engine: rows to generate (default 10,000,000)")
+        p.add_argument("--rooms", type=int, default=100_000, help="engine: R (default 100,000)")
+        p.add_argument("--distribution", choices=DISTRIBUTIONS, default=LOG_UNIFORM)
+        p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+        p.add_argument("--topics", default="", help="kafka: comma-separated topics to read")
+        p.add_argument("--group-id", default="", help="kafka: consumer group (default: a new one)")
+        p.add_argument("--parallelism", type=int, default=0)
+        p.add_argument("--checkpoint-interval-ms", type=int, default=0,
+                       help="0: flink-conf/'s interval, as the counting job (default)")
+        p.add_argument("--state-backend", choices=("", "rocksdb", "hashmap"), default="",
+                       help="default: flink-conf/'s (rocksdb), as the counting job")
+        p.add_argument("--rest-url", default="http://127.0.0.1:8081",
+                       help="submitted: the cluster's REST API, for task timings")
+        p.add_argument("--result-file", default="")
+        a = p.parse_args(argv)
+        topics = tuple(t.strip() for t in a.topics.split(",") if t.strip())
+        if a.kind == KAFKA and not topics:
+            p.error("--kind kafka needs --topics")
+        if a.events < 1 or a.rooms < 1:
+            p.error("--events and --rooms must be >= 1")
+        if a.checkpoint_interval_ms < 0:
+            p.error("--checkpoint-interval-ms must be >= 0")
+        group = a.group_id or f"ceiling-{uuid.uuid4().hex[:8]}"
+        return cls(a.kind, a.events, a.rooms, a.distribution, a.bootstrap, topics, group,
+                   a.parallelism, a.checkpoint_interval_ms, a.state_backend, a.rest_url,
+                   a.result_file,
+                   generated_group=not a.group_id)
+
+
+@dataclass(frozen=True)
+class CeilingResult:
+    kind: str
+    mode: str               # embedded | submitted
+    parallelism: int
+    events: int
+    job_id: str
+    job_s: float            # Flink's net runtime: job submitted to the JobManager -> job ended
+    tasks_s: float | None   # first task RUNNING -> job ended (None: no REST answer in time)
+    wall_s: float           # this process: before the JVM starts -> job ended
+    events_per_s: float     # events / tasks_s (events / job_s when tasks_s is None)
+    state_backend: str = ""  # "": flink-conf/'s
+    distribution: str | None = None
+    rooms: int | None = None
+    topics: tuple[str, ...] | None = None
+
+
+def statements(s: CeilingSettings) -> list[str]:
+    if s.kind == ENGINE:
+        return engine_ceiling_sql(s.events, s.rooms, s.distribution)
+    return kafka_consume_sql(s.bootstrap, list(s.topics), s.group_id)
+
+
+def run(s: CeilingSettings) -> CeilingResult:
+    started = time.monotonic()
+    jars = [kafka_connector_jar()] if s.kind == KAFKA else []
+    env = execution_environment(jars, s.parallelism or None)
+    if s.checkpoint_interval_ms:
+        env.enable_checkpointing(s.checkpoint_interval_ms)
+    from pyflink.table import StreamTableEnvironment
+
+    t_env = StreamTableEnvironment.create(env)
+    config = t_env.get_config()
+    config.set("pipeline.name", f"live-counters-ceiling-{s.kind}")
+    # as the counting job: pre-aggregate per subtask before the shuffle by room (hot rooms)
+    config.set("table.optimizer.agg-phase-strategy", "TWO_PHASE")
+    # Checkpoints run as in the counting job, but a finished input does not wait for the next
+    # one (by default a bounded job's tasks wait for a final checkpoint: up to an interval
+    # plus its duration added to the measured time).
+    config.set("execution.checkpointing.checkpoints-after-tasks-finish", "false")
+    if s.state_backend:
+        config.set("state.backend.type", s.state_backend)
+    events = s.events if s.kind == ENGINE else topic_messages(s.bootstrap, list(s.topics))
+
+    *ddl, insert = statements(s)
+    for stmt in ddl:
+        t_env.execute_sql(stmt)
+    statement_set = t_env.create_statement_set()
+    statement_set.add_insert_sql(insert)
+    job_client = statement_set.execute().get_job_client()
+    job_id = str(job_client.get_job_id())
+    log.info("ceiling job %s running (%s, %d events)", job_id, s.kind, events)
+    clock = TaskClock(job_id, [s.rest_url] if is_submitted() else EMBEDDED_REST_URLS)
+    try:
+        done = job_client.get_job_execution_result()
+        while not done.done():
+            clock.poll()
+            time.sleep(0.2)
+        result = done.result()
+    finally:
+        if s.kind == KAFKA and s.generated_group:
+            delete_group(s.bootstrap, s.group_id)  # offsets Flink committed on checkpoints
+    clock.poll()  # a cluster outlives the job; an embedded mini-cluster is gone by now
+    net_ms = result.get_net_runtime()
+    tasks_s = clock.tasks_s(net_ms)
+    return CeilingResult(
+        kind=s.kind, mode="submitted" if is_submitted() else "embedded",
+        parallelism=env.get_parallelism(), events=events, job_id=job_id, job_s=net_ms / 1000,
+        tasks_s=tasks_s, wall_s=time.monotonic() - started,
+        events_per_s=events / (tasks_s or net_ms / 1000) if net_ms > 0 else 0.0,
+        state_backend=s.state_backend,
+        distribution=s.distribution if s.kind == ENGINE else None,
+        rooms=s.rooms if s.kind == ENGINE else None,
+        topics=s.topics if s.kind == KAFKA else None)
+
+
+# an embedded mini-cluster's REST API takes the first free port of rest.bind-port, which
+# jobs/runtime.py sets to this range (8081 is the standalone cluster's)
+EMBEDDED_REST_URLS = [f"http://127.0.0.1:{port}" for port in range(8082, 8200)]
+
+
+class TaskClock:
+    """When the job's first task started running, read from Flink's REST API while it runs.
+
+    Flink's net runtime counts from the job's submission to the JobManager: scheduling, task
+    deployment and operator start-up (a few seconds on this machine) are in it. The first
+    subtask's RUNNING timestamp is where processing can begin; with the net runtime it gives
+    the job's end on the JobManager's clock (``start-time`` + net runtime), so
+    ``tasks_s = start-time + net runtime - first RUNNING``.
+    """
+
+    def __init__(self, job_id: str, rest_urls: list[str]) -> None:
+        self.job_id = job_id
+        self.candidates = rest_urls
+        self.job_start_ms: int | None = None
+        self.first_running_ms: int | None = None
+
+    def poll(self) -> None:
+        if self.first_running_ms is not None:
+            return
+        for url in self.candidates:
+            job = _get_json(f"{url}/jobs/{self.job_id}")
+            if job is None:
+                continue
+            self.candidates = [url]  # found: ask only this one from now on
+            self.job_start_ms = job["start-time"]
+            running = [st["timestamps"].get("RUNNING", 0)
+                       for v in job["vertices"]
+                       for st in (_get_json(f"{url}/jobs/{self.job_id}/vertices/{v['id']}"
+                                            "/subtasktimes") or {}).get("subtasks", [])]
+            started = [t for t in running if t > 0]
+            if started:  # a subtask that is not running yet can only start later
+                self.first_running_ms = min(started)
+            return
+
+    def tasks_s(self, net_runtime_ms: int) -> float | None:
+        if self.first_running_ms is None or self.job_start_ms is None:
+            log.warning("no task start times from the REST API: timing is the net runtime")
+            return None
+        return (self.job_start_ms + net_runtime_ms - self.first_running_ms) / 1000
+
+
+def _get_json(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return json.load(resp)
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = CeilingSettings.parse(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result = run(settings)
+    line = json.dumps(asdict(result))
+    print(RESULT_MARK + line, flush=True)
+    if settings.result_file:
+        Path(settings.result_file).write_text(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

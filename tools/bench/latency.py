@@ -1,0 +1,231 @@
+"""Latency at a fixed event rate: from an event's production to its being visible in
+``room_totals``.
+
+A producer sends the benchmark's event mix (``tools.bench.load``, zipf over the rooms) at a
+fixed rate in ticks of 100 ms, with event times of the moment they are sent. Besides it,
+``PROBES`` probe rooms (ids above the mix's rooms) get one like each per tick, and a poller
+reads their ``events`` counter every 50 ms: when it rises from a to b, events a+1..b of that
+room became visible then, and each one's latency is that moment minus the moment it was
+handed to the Kafka client. The first ``warmup_s`` are not counted (the job's start, the
+sink's settle time). At the end every counter row is checked against the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from connectors.avro_codec import SchemaRegistry
+from tools import verify
+from tools.bench.jobrun import BenchError, JobRun, cluster_free
+from tools.bench.load import Shape, Truth, chunks
+
+log = logging.getLogger(__name__)
+
+PROBES = 20
+TICK_S = 0.1
+
+
+@dataclass
+class LatencyResult:
+    rate: int
+    seconds: float
+    sent: int = 0
+    achieved_rate: float = 0.0
+    samples: list[float] = field(default_factory=list)   # seconds, after the warm-up
+    exact: bool = False
+    error: str | None = None
+    restarts: int | None = None
+    bundle_ms: int = 0
+    flush_ms: int = 0
+    # the sink's gauges, sampled every 5 s while measuring (largest subtask)
+    sink_round_ms: list[float] = field(default_factory=list)
+    persistence_delay_ms: list[float] = field(default_factory=list)
+
+    def percentile(self, q: float) -> float | None:
+        return float(np.percentile(self.samples, q)) if self.samples else None
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99 in milliseconds (None without samples)."""
+    if not samples:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
+    p = np.percentile(np.array(samples) * 1000, [50, 95, 99])
+    return {"p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2])}
+
+
+def latency_budget(bundle_ms: int, flush_ms: int, sink_round_ms: list[float],
+                   persistence_delay_ms: list[float],
+                   visible_s: list[float]) -> dict[str, float | None]:
+    """Where an event's time from produce to visible goes, stage by stage: the bounds the
+    job's settings put on the waits (a Python bundle before the decode and again before the
+    sink, the mini-batch flush of the aggregation) and the medians measured (the sink's write
+    round, ``persistence_delay_ms``: produce -> written for the newest event of a round, and
+    produce -> visible). None where nothing was measured."""
+    def median(xs: list[float]) -> float | None:
+        return float(np.median(xs)) if xs else None
+
+    visible = median(visible_s)
+    return {"decode bundle max ms": float(bundle_ms),
+            "mini-batch flush max ms": float(flush_ms),
+            "sink bundle max ms": float(bundle_ms),
+            "sink write round ms": median(sink_round_ms),
+            "produce to written ms": median(persistence_delay_ms),
+            "produce to visible ms": visible * 1000 if visible is not None else None}
+
+
+def visible_latencies(sent_at: list[float], seen_before: int, seen_now: int,
+                      now: float) -> list[float]:
+    """Latencies of a probe room's events ``seen_before + 1 .. seen_now`` (1-based counts)
+    that became visible at ``now``; ``sent_at[k]`` is when event k + 1 was sent."""
+    return [now - sent_at[k] for k in range(seen_before, min(seen_now, len(sent_at)))]
+
+
+def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100_000,
+                warmup_s: float = 20.0, extra_args: list[str] | None = None,
+                progress: Callable[[str], None] = log.info) -> LatencyResult:
+    """One run at ``rate`` events/s for ``warmup_s + seconds`` with 1 s windows."""
+    run = JobRun("lat", parallelism, ["--window-ms", "1000", *(extra_args or [])],
+                 partitions=max(2, parallelism * 2))
+    result = LatencyResult(rate, seconds, bundle_ms=run.s.bundle_ms, flush_ms=run.s.flush_ms)
+    cluster_free()
+    run.provision()
+    reg = SchemaRegistry()
+    like = reg.schema("LikeEvent")
+    truth = Truth()
+    probe_rooms = np.arange(rooms + 1, rooms + PROBES + 1, dtype=np.int64)
+    sent_at: dict[int, list[float]] = {int(r): [] for r in probe_rooms}
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        from confluent_kafka import Producer
+
+        p = Producer({"bootstrap.servers": run.s.bootstrap, "enable.idempotence": True,
+                      "acks": "all", "linger.ms": 5})
+        per_tick = max(1, round(rate * TICK_S) - PROBES)
+        t0 = time.monotonic()
+        tick = 0
+        try:
+            while not stop.is_set():
+                now_ms = int(time.time() * 1000)
+                shape = Shape(per_tick, rooms, "zipf", seed=1_000_000 + tick, dup_rate=0.0,
+                              invalid_rate=0.0, spread_ms=100, window_ms=1000)
+                for c in chunks(shape, now_ms, truth, chunk=per_tick):
+                    for topic, msgs in ((run.s.likes_topic, c.likes),
+                                        (run.s.gifts_topic, c.gifts)):
+                        for key, value in msgs:
+                            p.produce(topic, value, key)
+                ts = np.full(PROBES, now_ms, dtype=np.int64)
+                for room in probe_rooms.tolist():
+                    k = len(sent_at[room])
+                    value = reg.encode({"event_id": f"probe-{room}-{k}", "room_id": room,
+                                        "user_id": 1, "count": 1, "ts": now_ms}, like)
+                    p.produce(run.s.likes_topic, value, str(room).encode())
+                    sent_at[room].append(time.monotonic())
+                truth.add_likes(probe_rooms, np.ones(PROBES, dtype=np.int64), ts, 1000)
+                p.poll(0)
+                tick += 1
+                result.sent += per_tick + PROBES
+                ahead = t0 + tick * TICK_S - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            if p.flush(60):
+                raise BenchError("the latency producer could not deliver everything")
+        except BaseException as exc:  # reported by the run
+            errors.append(exc)
+
+    def poll(session, t_measure: list[float]) -> None:
+        stmt = session.prepare(f"SELECT room_id, events FROM {run.s.keyspace}.room_totals "
+                               "WHERE room_id IN ?")
+        seen = {int(r): 0 for r in probe_rooms}
+        rooms_list = [int(r) for r in probe_rooms]
+        while not stop.is_set() or any(seen[r] < len(sent_at[r]) for r in rooms_list):
+            try:
+                rows = session.execute(stmt, (rooms_list,), timeout=5)
+            except Exception as exc:  # noqa: BLE001 - a slow read is a gap, not a failure
+                log.warning("latency poll: %s", exc)
+                continue
+            now = time.monotonic()
+            for row in rows:
+                got = int(row.events or 0)
+                if got > seen[row.room_id]:
+                    lat = visible_latencies(sent_at[row.room_id], seen[row.room_id], got, now)
+                    if t_measure and now >= t_measure[0]:
+                        first_measured = seen[row.room_id]
+                        # only events sent after the warm-up count
+                        result.samples += [x for i, x in enumerate(lat)
+                                           if sent_at[row.room_id][first_measured + i]
+                                           >= t_measure[0]]
+                    seen[row.room_id] = got
+            if stop.is_set() and time.monotonic() > stop_time[0] + 60:
+                break
+            time.sleep(0.05)
+
+    from local_stack.cassandra import connect
+
+    stop_time = [0.0]
+    producer = threading.Thread(target=produce, name="latency-producer", daemon=True)
+    try:
+        run.submit()
+        run.wait_running()
+        progress(f"  {rate:,} events/s: job {run.job_id} running; warm-up {warmup_s:.0f}s, "
+                 f"then {seconds:.0f}s measured")
+        with connect(list(run.s.cassandra_hosts)) as session:
+            t_measure: list[float] = []
+            poller = threading.Thread(target=poll, args=(session, t_measure), daemon=True)
+            t0 = time.monotonic()
+            producer.start()
+            poller.start()
+            time.sleep(warmup_s)
+            t_measure.append(time.monotonic())
+            while time.monotonic() - t_measure[0] < seconds:
+                time.sleep(5)
+                try:
+                    gauges = run.metric_max(["sink_last_round_ms", "persistence_delay_ms"])
+                except OSError as exc:
+                    log.warning("REST: %s", exc)
+                    gauges = {}
+                if "sink_last_round_ms" in gauges:
+                    result.sink_round_ms.append(gauges["sink_last_round_ms"])
+                if gauges.get("persistence_delay_ms", 0) > 0:
+                    result.persistence_delay_ms.append(gauges["persistence_delay_ms"])
+                p = percentiles(result.samples)
+                progress(f"    {time.monotonic() - t_measure[0]:.0f}s: {len(result.samples):,} "
+                         f"samples, p50 {p['p50_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms")
+                if errors:
+                    raise BenchError(f"producer: {errors[0]!r}")
+            stop.set()
+            stop_time[0] = time.monotonic()
+            producer.join()
+            result.achieved_rate = result.sent / (stop_time[0] - t0)
+            poller.join()
+        if errors:
+            raise BenchError(f"producer: {errors[0]!r}")
+        report = verify.wait_until_exact(list(run.s.cassandra_hosts), run.s.keyspace,
+                                         truth.expected(), timeout_s=120)
+        result.exact = report.exact
+        if not report.exact:
+            what = ("behind: not complete 120 s after the producer stopped (a job still "
+                    "catching up reads as 'lost')" if report.events_double_counted == 0
+                    else "not exact")
+            raise BenchError(f"{what}: {report.summary()}")
+    except BenchError as exc:
+        result.error = str(exc)
+        progress(f"  error: {exc}")
+    finally:
+        stop.set()
+        result.restarts = run.restarts()
+        run.cancel()
+    if result.exact:
+        run.drop()
+    p = percentiles(result.samples)
+    progress(f"  {rate:,} events/s (achieved {result.achieved_rate:,.0f}/s): "
+             f"{len(result.samples):,} samples, p50 {p['p50_ms'] or 0:.0f} ms, "
+             f"p95 {p['p95_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms, exact: {result.exact}")
+    return result
