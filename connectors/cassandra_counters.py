@@ -90,17 +90,20 @@ def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: flo
                    ssl_context=context)
 
 
-def _ts(ms: int) -> dt.datetime:
+def timestamp_of(ms: int) -> dt.datetime:
+    """A CQL ``timestamp`` value (UTC) for epoch millis."""
     return _EPOCH + dt.timedelta(milliseconds=ms)
 
 
-def _ms(value: dt.datetime) -> int:
+def millis_of(value: dt.datetime) -> int:
+    """Epoch millis of a CQL ``timestamp`` as the driver returns it (naive: UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return (value - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
-def _day(window_start_ms: int) -> dt.date:
+def day_partition(window_start_ms: int) -> dt.date:
+    """The ``day`` partition (a CQL ``date``) of room_windows that holds a window."""
     return dt.date(1970, 1, 1) + dt.timedelta(days=day_of(window_start_ms))
 
 
@@ -208,7 +211,7 @@ class CounterStore:
                 if table == TOTALS:
                     params: tuple = (chunk,)
                 elif table == WINDOWS:
-                    params = (chunk, _day(subs[0]), [_ts(w) for w in subs])
+                    params = (chunk, day_partition(subs[0]), [timestamp_of(w) for w in subs])
                 else:
                     params = (chunk, subs)
                 queries.append((table, self.session.execute_async(
@@ -220,7 +223,7 @@ class CounterStore:
                 if table == TOTALS:
                     found[(TOTALS, r[0], 0)] = tuple(v or 0 for v in r[1:1 + n])
                 elif table == WINDOWS:
-                    found[(WINDOWS, r.room_id, _ms(r.window_start))] = tuple(
+                    found[(WINDOWS, r.room_id, millis_of(r.window_start))] = tuple(
                         v or 0 for v in r[2:2 + n])
                 else:
                     found[(GIFTS, r.room_id, r.gift_id)] = tuple(v or 0 for v in r[2:2 + n])
@@ -244,7 +247,7 @@ class CounterStore:
                 if table == TOTALS:
                     batch.add(stmt, (*values, room))
                 elif table == WINDOWS:
-                    batch.add(stmt, (*values, room, _day(sub), _ts(sub)))
+                    batch.add(stmt, (*values, room, day_partition(sub), timestamp_of(sub)))
                 else:
                     batch.add(stmt, (*values, room, sub))
             statements.append((members, batch))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.events import GIFT, Event
+
 DAY_MS = 86_400_000
 
 
@@ -45,3 +47,23 @@ Values = tuple[int, ...]
 class Write:
     row: RowKey
     increment: Values
+
+
+def rows_of(event: Event, window_ms: int) -> list[tuple[RowKey, Values]]:
+    """The counter rows one counted event adds to, and what it adds: its room's totals (one
+    more event), its room's window of ``window_ms`` (the job's ``--window-ms``) and, for a
+    gift, its room's row of that gift type. The one statement of these semantics in Python:
+    the job computes the same rows in SQL (``jobs/counters/pipeline.py``), and the tooling's
+    oracles and peers use this."""
+    room = event.room_id
+    rows: list[tuple[RowKey, Values]] = [
+        ((TOTALS, room, 0), (event.likes, event.gift_count, event.gift_value, 1, 0)),
+        ((WINDOWS, room, window_start(event.ts, window_ms)),
+         (event.likes, event.gift_count, event.gift_value)),
+    ]
+    if event.kind == GIFT:
+        rows.append(((GIFTS, room, event.gift_id), (event.gift_count, event.gift_value)))
+    return rows
+
+
+DUPLICATE = (0, 0, 0, 0, 1)  # what a repeat of a counted event adds to its room's room_totals

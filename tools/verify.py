@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -10,15 +9,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from connectors.cassandra_counters import millis_of
 from tools.workload import Expected
 
 log = logging.getLogger(__name__)
 
-_EPOCH = dt.datetime(1970, 1, 1)
-
-
-def _ms(t: dt.datetime) -> int:
-    return (t.replace(tzinfo=None) - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 @dataclass
@@ -47,7 +42,7 @@ def snapshot(session, keyspace: str) -> Snapshot:
                                r.events or 0, r.duplicates or 0]
     for r in rows(f"SELECT room_id, window_start, likes, gift_count, gift_value "
                   f"FROM {keyspace}.room_windows"):
-        s.windows[(r.room_id, _ms(r.window_start))] = [r.likes or 0, r.gift_count or 0,
+        s.windows[(r.room_id, millis_of(r.window_start))] = [r.likes or 0, r.gift_count or 0,
                                                        r.gift_value or 0]
     for r in rows(f"SELECT room_id, gift_id, gift_count, gift_value FROM {keyspace}.room_gifts"):
         s.gifts[(r.room_id, r.gift_id)] = [r.gift_count or 0, r.gift_value or 0]

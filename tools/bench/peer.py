@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.avro_codec import DecodeError, SchemaRegistry
-from connectors.counter_rows import COLUMNS, DAY_MS, GIFTS, TOTALS, WINDOWS, RowKey, window_start
+from connectors.cassandra_counters import day_partition, timestamp_of
+from connectors.counter_rows import COLUMNS, DUPLICATE, GIFTS, TOTALS, WINDOWS, RowKey, rows_of
 from connectors.events import GIFT, LIKE, Event, Invalid, validate
 from local_stack.paths import REPO_ROOT
 
@@ -100,22 +101,6 @@ def add_delta(deltas: Deltas, row: RowKey, values: Sequence[int]) -> None:
             have[i] += v
 
 
-def event_deltas(event: Event, window_ms: int) -> list[tuple[RowKey, tuple[int, ...]]]:
-    """The counter rows one counted event adds to, and what it adds (the job's semantics)."""
-    room = event.room_id
-    rows: list[tuple[RowKey, tuple[int, ...]]] = [
-        ((TOTALS, room, 0), (event.likes, event.gift_count, event.gift_value, 1, 0)),
-        ((WINDOWS, room, window_start(event.ts, window_ms)),
-         (event.likes, event.gift_count, event.gift_value)),
-    ]
-    if event.kind == GIFT:
-        rows.append(((GIFTS, room, event.gift_id), (event.gift_count, event.gift_value)))
-    return rows
-
-
-DUPLICATE = (0, 0, 0, 0, 1)   # what a repeat adds to its room's room_totals row
-
-
 class Aggregate:
     """Counter deltas merged since the last ``drain``, and every event id seen.
 
@@ -140,7 +125,7 @@ class Aggregate:
             return False
         self.seen.add(key)
         self.counted += 1
-        for row, values in event_deltas(event, self.window_ms):
+        for row, values in rows_of(event, self.window_ms):
             add_delta(self.pending, row, values)
         return True
 
@@ -151,18 +136,6 @@ class Aggregate:
 
 
 # --- Cassandra ----------------------------------------------------------------------------
-
-_EPOCH = dt.datetime(1970, 1, 1)
-_EPOCH_DAY = dt.date(1970, 1, 1)
-
-
-def _timestamp(ms: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(milliseconds=ms)
-
-
-def _day(window_start_ms: int) -> dt.date:
-    return _EPOCH_DAY + dt.timedelta(days=window_start_ms // DAY_MS)
-
 
 class CounterWriter:
     """Prepared ``UPDATE ... SET c = c + ?`` statements for the three counter tables, sent
@@ -204,7 +177,7 @@ class CounterWriter:
             elif table == WINDOWS:
                 keys = self._window_keys.get(sub)
                 if keys is None:
-                    keys = self._window_keys[sub] = (_day(sub), _timestamp(sub))
+                    keys = self._window_keys[sub] = (day_partition(sub), timestamp_of(sub))
                 yield self.update[WINDOWS], (*values, room, *keys)
             else:
                 yield self.update[GIFTS], (*values, room, sub)

@@ -9,16 +9,14 @@ import random
 import pytest
 
 from connectors.avro_codec import SchemaRegistry
-from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, window_start
+from connectors.counter_rows import DUPLICATE, GIFTS, TOTALS, WINDOWS, window_start
 from connectors.events import GIFT, LIKE, Event, Invalid
 from tools.bench.peer import (
-    DUPLICATE,
     Aggregate,
     CounterWriter,
     PeerResult,
     add_delta,
     decode_event,
-    event_deltas,
 )
 from tools.bench.quix_peer import (
     SUMS,
@@ -77,19 +75,6 @@ def test_decode_event(value, topic_kind, expected):
         assert isinstance(got, Invalid) and expected in got.reason
     else:
         assert got == expected
-
-
-@pytest.mark.parametrize(("event", "rows"), [
-    (like("a"), [((TOTALS, 5, 0), (3, 0, 0, 1, 0)), ((WINDOWS, 5, W0), (3, 0, 0))]),
-    (gift("b"), [((TOTALS, 5, 0), (0, 2, 200, 1, 0)), ((WINDOWS, 5, W0), (0, 2, 200)),
-                 ((GIFTS, 5, 7), (2, 200))]),
-    (like("c", ts=W0 - 1), [((TOTALS, 5, 0), (3, 0, 0, 1, 0)),
-                            ((WINDOWS, 5, W0 - MIN), (3, 0, 0))]),
-    (gift("d", unit=0), [((TOTALS, 5, 0), (0, 2, 0, 1, 0)), ((WINDOWS, 5, W0), (0, 2, 0)),
-                         ((GIFTS, 5, 7), (2, 0))]),
-])
-def test_event_deltas(event, rows):
-    assert event_deltas(event, MIN) == rows
 
 
 @pytest.mark.parametrize(("events", "deltas", "counted", "duplicates"), [
@@ -287,7 +272,7 @@ def test_writer_binds_values_in_the_statements_order():
     assert "likes = likes + ?, gift_count = gift_count + ?" in stmts[0][0].cql
     assert stmts[0][1] == (1, 2, 3, 4, 5, 5)
     day = dt.date(1970, 1, 1) + dt.timedelta(days=W0 // 86_400_000)
-    assert stmts[1][1] == (1, 2, 3, 5, day, dt.datetime(1970, 1, 1)
+    assert stmts[1][1] == (1, 2, 3, 5, day, dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
                            + dt.timedelta(milliseconds=W0))
     assert stmts[2][1] == (2, 200, 5, 7)
     assert all(s.consistency_level is not None for s, _ in stmts)
