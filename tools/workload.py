@@ -2,7 +2,9 @@
 
 The generator decides, message by message, what the job must do with it (count it, ignore it
 as a repeat, or dead-letter it) and keeps the expected contents of every counter row and of
-the dead-letter topic. It does not call the job's validation: the oracle stands on its own.
+the dead-letter topic. It does not call the job's validation: which messages are valid is
+decided here. What a counted event adds, and to which rows, is the counter-row model's
+``rows_of`` (``connectors/counter_rows.py``), with the window size of the job's settings.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.counter_rows import DUPLICATE, TOTALS, WINDOWS, RowKey, Values, rows_of
+from connectors.events import Event
+from jobs.counters.settings import Settings
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -29,6 +34,14 @@ class Expected:
     gifts: dict[tuple[int, int], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0] * 2))
     dead_letters: list[bytes | None] = field(default_factory=list)
+
+    def add(self, row: RowKey, values: Values) -> None:
+        """Add ``values`` to the expected contents of counter row ``row``."""
+        table, room, sub = row
+        target = (self.totals[room] if table == TOTALS else
+                  self.windows[(room, sub)] if table == WINDOWS else self.gifts[(room, sub)])
+        for i, v in enumerate(values):
+            target[i] += v
 
 
 @dataclass
@@ -74,23 +87,13 @@ class _Builder:
 
     def good(self, kind: str, rec: dict) -> Message:
         """A valid, first-seen event: counted."""
-        exp = self.wl.expected
         r = rec["room_id"]
-        ws = rec["ts"] - rec["ts"] % self.window_ms
-        t, w = exp.totals[r], exp.windows[(r, ws)]
-        if kind == "like":
-            t[0] += rec["count"]
-            w[0] += rec["count"]
-        else:
-            value = rec["quantity"] * rec["unit_value"]
-            g = exp.gifts[(r, rec["gift_id"])]
-            t[1] += rec["quantity"]
-            t[2] += value
-            w[1] += rec["quantity"]
-            w[2] += value
-            g[0] += rec["quantity"]
-            g[1] += value
-        t[3] += 1
+        quantity = rec.get("quantity", 0)
+        event = Event(kind, rec["event_id"], r, rec["user_id"], rec.get("gift_id", 0),
+                      rec.get("count", 0), quantity, quantity * rec.get("unit_value", 0),
+                      rec["ts"])
+        for row, values in rows_of(event, self.window_ms):
+            self.wl.expected.add(row, values)
         self.wl.counted += 1
         m = Message(kind, r, self.encode(kind, rec))
         self.wl.messages.append(m)
@@ -100,7 +103,7 @@ class _Builder:
     def again(self, m: Message) -> None:
         """A resend of a counted event: a duplicate."""
         self.wl.messages.append(Message(m.topic_kind, m.room_key, m.value))
-        self.wl.expected.totals[m.room_key][4] += 1
+        self.wl.expected.add((TOTALS, m.room_key, 0), DUPLICATE)
         self.wl.duplicates += 1
 
     def bad(self, kind: str, room_key: int, value: bytes | None) -> None:
@@ -128,7 +131,7 @@ class _Builder:
         self.bad(kind, rec["room_id"], value)
 
 
-def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int = MINUTE, *,
+def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int | None = None, *,
              hot_rooms: int = 3, hot_share: float = 0.3, dup_rate: float = 0.03,
              late_rate: float = 0.02, malformed_rate: float = 0.005,
              invalid_rate: float = 0.005, skew_share: float = 0.0, skew_ms: int = -HOUR,
@@ -138,10 +141,11 @@ def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int = M
 
     ``skew_share`` of the events come from a producer whose clock is ``skew_ms`` off (an hour
     behind by default: late, still counted). ``poison`` puts the block of ``poison_block``
-    in the middle of the stream.
+    in the middle of the stream. ``window_ms``: the window size of the job that counts the
+    workload (its ``Settings.window_ms``; default: the job's default).
     """
     rnd = random.Random(seed)
-    b = _Builder(rnd, registry or SchemaRegistry(), window_ms)
+    b = _Builder(rnd, registry or SchemaRegistry(), window_ms or Settings().window_ms)
     wl = b.wl
 
     def room() -> int:

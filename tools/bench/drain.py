@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from jobs.counters.settings import Settings
 from tools import verify
 from tools.bench.jobrun import BenchError, JobRun, OperatorLoad, cluster_free
 from tools.bench.load import Shape, Truth, produce
@@ -76,6 +77,12 @@ class Backlog:
         return [self.run.s.likes_topic, self.run.s.gifts_topic]
 
 
+def for_job(shape: Shape, s: Settings) -> Shape:
+    """``shape`` with the window size of the job that counts it (``--window-ms`` among the
+    job's flags), so the expected rows are the job's rows."""
+    return replace(shape, window_ms=s.window_ms)
+
+
 def produce_backlog(shape: Shape, parallelism: int, *, prefix: str = "bench",
                     extra_args: list[str] | None = None,
                     progress: Callable[[str], None] = log.info) -> Backlog:
@@ -83,6 +90,7 @@ def produce_backlog(shape: Shape, parallelism: int, *, prefix: str = "bench",
     cluster_free()
     run = JobRun(prefix, parallelism, extra_args=list(extra_args or []),
                  partitions=max(2, parallelism * 2))
+    shape = for_job(shape, run.s)
     run.provision()
     progress(f"  producing {shape.events:,} events over {shape.rooms:,} rooms "
              f"({shape.distribution})")

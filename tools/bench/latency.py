@@ -115,7 +115,8 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
             while not stop.is_set():
                 now_ms = int(time.time() * 1000)
                 shape = Shape(per_tick, rooms, "zipf", seed=1_000_000 + tick, dup_rate=0.0,
-                              invalid_rate=0.0, spread_ms=100, window_ms=1000)
+                              invalid_rate=0.0, spread_ms=100,
+                              window_ms=run.s.window_ms)
                 for c in chunks(shape, now_ms, truth, chunk=per_tick):
                     for topic, msgs in ((run.s.likes_topic, c.likes),
                                         (run.s.gifts_topic, c.gifts)):

@@ -26,13 +26,15 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from fastavro import schemaless_writer
 
 from connectors.avro_codec import MAGIC, SchemaRegistry
+from connectors.counter_rows import window_start
+from jobs.counters.settings import Settings
 from tools.workload import Expected
 
 DISTRIBUTIONS = ("zipf", "uniform", "hot", "each")
@@ -50,7 +52,8 @@ class Shape:
     dup_rate: float = 0.01        # exact resends of an earlier event: counted once
     invalid_rate: float = 0.001   # well-formed, count 0: dead-lettered
     spread_ms: int = 300_000      # event times within this much before "now"
-    window_ms: int = 60_000
+    # the window size of the job that counts the backlog (produce_backlog sets the job's)
+    window_ms: int = field(default_factory=lambda: Settings().window_ms)
 
     def __post_init__(self) -> None:
         if self.distribution not in DISTRIBUTIONS:
@@ -106,7 +109,8 @@ class Truth:
                                           "gift_value": zeros,
                                           "events": np.ones(n, dtype=np.int64)}))
         self._windows.append(pd.DataFrame({"room": rooms, "likes": counts, "gift_count": zeros,
-                                           "gift_value": zeros, "wstart": ts - ts % window_ms}))
+                                           "gift_value": zeros,
+                                           "wstart": window_start(ts, window_ms)}))
         self.counted += n
         self.messages += n
 
@@ -207,7 +211,7 @@ def chunks(shape: Shape, now_ms: int, truth: Truth, chunk: int = 100_000) -> Ite
             "events": np.ones(int(ok.sum()), dtype=np.int64)})
         truth._totals.append(frame.groupby("room").sum().reset_index())
         wf = frame.drop(columns=["events"]).assign(
-            wstart=(ts - ts % shape.window_ms)[ok])
+            wstart=window_start(ts, shape.window_ms)[ok])
         truth._windows.append(wf.groupby(["room", "wstart"]).sum().reset_index())
         gframe = pd.DataFrame({"room": room[gf], "gift_id": gift_id[gf],
                                "gift_count": quantity[gf], "gift_value": value[gf]})

@@ -41,6 +41,7 @@ from typing import Any
 from connectors.avro_codec import SchemaRegistry
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
 from connectors.events import GIFT, LIKE, Invalid
+from jobs.counters.settings import Settings
 from tools.bench.peer import CounterWriter, Deltas, add_delta, decode_event, open_keyspace
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gifts-topic", required=True)
     p.add_argument("--cassandra-hosts", required=True, help="comma-separated")
     p.add_argument("--keyspace", required=True)
-    p.add_argument("--window-ms", type=int, default=60_000)
+    p.add_argument("--window-ms", type=int, default=Settings().window_ms)
     p.add_argument("--total-messages", type=int, required=True)
     p.add_argument("--flush-every-s", type=float, default=1.0)
     p.add_argument("--group-id", required=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from connectors.cassandra_counters import CounterStore, connect_cluster
 from connectors.cassandra_schema import migrate
-from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write
+from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write, window_start
+from jobs.counters.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def sample_writes(rows: int, now_ms: int) -> list[Write]:
     window row (likes) and a gift row (count, value)."""
     out: list[Write] = []
     room = 0
-    window = now_ms - now_ms % 60_000
+    window = window_start(now_ms, Settings().window_ms)
     while len(out) < rows:
         room += 1
         out.append(Write((TOTALS, room, 0), (5, 0, 0, 1, 0)))

@@ -486,6 +486,13 @@ class Run:
                             parallelism, self.version_root)
 
 
+def workload_for(s: Settings, seed: int, events: int, rooms: int, **workload) -> Workload:
+    """The seeded workload of one run, its expected rows in the windows of the job that
+    counts it (``s``: the job's settings, ``--window-ms`` included)."""
+    return generate(seed, events, rooms, int(time.time() * 1000), window_ms=s.window_ms,
+                    **workload)
+
+
 def thin(samples: list[tuple[float, int]], t0: float, every_s: float) -> list[tuple[float, int]]:
     """One sample per ``every_s`` seconds, times relative to ``t0``."""
     out: list[tuple[float, int]] = []
@@ -552,7 +559,7 @@ class Harness:
         provision(s, replication=profile.replication_factor,
                   min_insync_replicas=profile.min_insync_replicas,
                   topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
-        wl = generate(seed, events, rooms, int(time.time() * 1000), **workload)
+        wl = workload_for(s, seed, events, rooms, **workload)
         run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s,
                   profile=profile)
         result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
