@@ -23,6 +23,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLINK_CONF_DIR = REPO_ROOT / "flink-conf"
 STACK_DIR_ENV = "LIVE_COUNTERS_STACK_DIR"
+# the REST ports an embedded mini-cluster may take: never the standalone cluster's (8081)
+EMBEDDED_REST_PORTS = "8082-8199"
 
 
 def stack_dir() -> Path:
@@ -67,7 +69,7 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None,
         for key, value in flink_conf().items():
             config.set_string(key, value)
         # a mini-cluster must not take the standalone cluster's REST port (8081)
-        config.set_string("rest.bind-port", "8082-8199")
+        config.set_string("rest.bind-port", EMBEDDED_REST_PORTS)
         checkpoints, savepoints = flink_data / "checkpoints", flink_data / "savepoints"
         config.set_string("execution.checkpointing.dir", f"file://{checkpoints}")
         config.set_string("execution.checkpointing.savepoint-dir", f"file://{savepoints}")

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack import java
+from local_stack import addresses, java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
@@ -32,8 +32,8 @@ from local_stack.tls import self_signed
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
-PORT = 9042
+HOST = addresses.CASSANDRA_HOST
+PORT = addresses.CASSANDRA_PORT
 # 2 GiB of heap: memtables get a quarter of it, enough to absorb counter batches from the
 # job without flushing constantly, and it leaves most of a 24 GiB box to Flink and Kafka.
 HEAP = "2G"
@@ -62,11 +62,12 @@ class Node:
 
 
 LOCAL = Node("cassandra", "live-counters-local")
-SECURE = Node("cassandra-secure", "live-counters-secure", native_port=9142, storage_port=7100,
+SECURE = Node("cassandra-secure", "live-counters-secure",
+              native_port=addresses.CASSANDRA_SECURE_PORT, storage_port=7100,
               jmx_port=7299, secure=True, heap="1G")
 
-RING_PORT = 9043
-RING_HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+RING_PORT = addresses.CASSANDRA_RING_PORT
+RING_HOSTS = addresses.CASSANDRA_RING_HOSTS
 
 
 def _ring_node(i: int) -> Node:

@@ -20,13 +20,13 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from local_stack import java
+from local_stack import addresses, java
 from local_stack.paths import FLINK_CONF_DIR, VENV_DIR, StackPaths
 from local_stack.process import ManagedProcess, StackError
 
 log = logging.getLogger(__name__)
 
-REST_URL = "http://127.0.0.1:8081"
+REST_URL = addresses.FLINK_REST_URL
 SLOTS = 2
 
 
@@ -285,8 +285,9 @@ def latest_checkpoint(paths: StackPaths, job_id: str) -> str | None:
 # schemas the decoder reads next to it (connectors/avro_codec.py, SCHEMAS_DIR)
 PACKAGES = ("jobs", "connectors", "schemas")
 # a job of the tooling (tools/smoke, tools/bench/ceiling_job.py: run on the local cluster only)
-# ships the tooling too
+# ships the tooling too, and the local stack the tooling imports
 TOOLING = "tools"
+TOOLING_PACKAGES = (TOOLING, "local_stack")
 # versions before the product stopped importing the local stack (their jobs/runtime.py reads
 # local_stack/paths.py) need it shipped along; the current tree does not
 LEGACY_PACKAGES = ("local_stack",)
@@ -306,7 +307,7 @@ def package_archive(paths: StackPaths, root: Path | None = None, *,
     """A zip of the product's Python packages and schemas (of this checkout, or of the tree at
     ``root``: another version), for ``flink run -pyfs``; rebuilt every call. The tooling and
     the local stack stay out (the product does not import them), unless ``tooling``: a job of
-    the tooling's own gets ``tools/`` along."""
+    the tooling's own gets ``tools/`` and ``local_stack/`` along."""
     from local_stack.paths import REPO_ROOT
 
     name = ("live_counters_packages" + ("-tools" if tooling else "")
@@ -316,7 +317,8 @@ def package_archive(paths: StackPaths, root: Path | None = None, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for pkg in _shipped(tree, current=root is None) + ((TOOLING,) if tooling else ()):
+        extra = tuple(p for p in TOOLING_PACKAGES if tooling and (tree / p).is_dir())
+        for pkg in dict.fromkeys(_shipped(tree, current=root is None) + extra):
             for f in sorted((tree / pkg).rglob("*")):
                 if f.is_file() and "__pycache__" not in f.parts:
                     zf.write(f, f.relative_to(tree))

@@ -25,7 +25,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.kafka_admin import ensure_topics
-from local_stack import java
+from local_stack import addresses, java
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
@@ -33,11 +33,11 @@ from local_stack.tls import self_signed
 
 log = logging.getLogger(__name__)
 
-PORT = 9092
-CONTROLLER_PORT = 9093
-SECURE_PORT = 9094  # SASL_SSL: SASL PLAIN over TLS (secure_client_properties)
-BOOTSTRAP = f"127.0.0.1:{PORT}"
-SECURE_BOOTSTRAP = f"127.0.0.1:{SECURE_PORT}"
+PORT = addresses.KAFKA_PORT
+CONTROLLER_PORT = addresses.KAFKA_CONTROLLER_PORT
+SECURE_PORT = addresses.KAFKA_SECURE_PORT  # SASL PLAIN over TLS (secure_client_properties)
+BOOTSTRAP = addresses.KAFKA_BOOTSTRAP
+SECURE_BOOTSTRAP = addresses.KAFKA_SECURE_BOOTSTRAP
 CLIENT_USER = "live-counters"
 HEALTH_TOPIC = "_live_counters_health"
 HEAP = "-Xmx768m"
@@ -59,7 +59,7 @@ class Broker:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return addresses.kafka_address(self.port)
 
 
 SINGLE = Broker("kafka", "kafka")
@@ -106,7 +106,7 @@ class KafkaService:
         server = render("kafka-server.properties", conf, DATA_DIR=self.paths.data(b.name),
                         NODE_ID=b.node_id, PORT=b.port, CONTROLLER_PORT=b.controller_port,
                         SECURE_PORT=b.secure_port,
-                        VOTERS=",".join(f"{i}@127.0.0.1:{p}" for i, p in b.voters),
+                        VOTERS=",".join(f"{i}@{addresses.kafka_address(p)}" for i, p in b.voters),
                         REPLICATION=b.replication, MIN_ISR=b.min_isr,
                         CLIENT_USER=CLIENT_USER, CLIENT_PASSWORD=tls["client_password"],
                         KEYSTORE=tls["keystore"], KEYSTORE_PASSWORD=tls["keystore_password"])

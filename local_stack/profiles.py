@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from local_stack.addresses import CASSANDRA_HOST
 from local_stack.cassandra import PORT as CASSANDRA_PORT
 from local_stack.cassandra import RING, RING_HOSTS, RING_PORT
 from local_stack.kafka import BOOTSTRAP, REPLICATED_BOOTSTRAP
@@ -50,7 +51,7 @@ class Profile:
 
 SINGLE = Profile(
     "single", ("kafka", "cassandra", "flink"), ("kafka",), ("cassandra",), ("flink",),
-    BOOTSTRAP, ("127.0.0.1",), CASSANDRA_PORT, 1, None, "SimpleStrategy:replication_factor=1")
+    BOOTSTRAP, (CASSANDRA_HOST,), CASSANDRA_PORT, 1, None, "SimpleStrategy:replication_factor=1")
 
 REPLICATED = Profile(
     "replicated",

@@ -15,7 +15,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from local_stack import java
+from local_stack import addresses, java
 from local_stack.process import StackError
 
 
@@ -38,7 +38,7 @@ def self_signed(conf_dir: Path, alias: str, *passwords: str) -> dict[str, str]:
     keystore.unlink(missing_ok=True)
     for args in (["-genkeypair", "-alias", alias, "-keyalg", "RSA", "-keysize", "2048",
                   "-validity", "3650", "-dname", "CN=localhost",
-                  "-ext", "SAN=ip:127.0.0.1,dns:localhost"],
+                  "-ext", f"SAN=ip:{addresses.HOST},dns:localhost"],
                  ["-exportcert", "-rfc", "-alias", alias, "-file", str(cert)]):
         res = subprocess.run([keytool, *args, "-keystore", str(keystore), "-storetype",
                               "PKCS12", "-storepass", out["keystore_password"], "-noprompt"],

@@ -19,13 +19,14 @@ import pytest
 
 from connectors.kafka_admin import ensure_topics
 from local_stack import stack
+from local_stack.addresses import CASSANDRA_HOST, FLINK_REST_URL, KAFKA_BOOTSTRAP
 from local_stack.cassandra import connect
 from local_stack.flink import rest_get
 from local_stack.kafka import round_trip
 from local_stack.paths import StackPaths
 
-DEFAULT_KAFKA = "127.0.0.1:9092"
-DEFAULT_CASSANDRA = "127.0.0.1"
+DEFAULT_KAFKA = KAFKA_BOOTSTRAP
+DEFAULT_CASSANDRA = CASSANDRA_HOST
 
 logging.getLogger("kafka").setLevel(logging.WARNING)
 logging.getLogger("cassandra").setLevel(logging.WARNING)
@@ -93,7 +94,7 @@ def flink_cluster(local_stack: _Stack) -> str:
         return rest_get("/overview", timeout=3)["slots-total"] >= 2
 
     local_stack.ensure("flink", answers, reusable=True)
-    return "http://127.0.0.1:8081"
+    return FLINK_REST_URL
 
 
 def _unique(request: pytest.FixtureRequest, prefix: str) -> str:

@@ -80,5 +80,6 @@ def test_a_job_of_the_tooling_ships_the_tooling_and_the_product_job_does_not(tmp
     assert not flink._of_tooling(tmp_path / "tools" / "job.py", None)  # outside the tree
     zipped = flink.package_archive(StackPaths(tmp_path), tooling=True)
     names = zipfile.ZipFile(zipped).namelist()
-    assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "tools"}
+    assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "tools",
+                                                 "local_stack"}
     assert "tools/smoke/main.py" in names

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
+from local_stack.addresses import EMBEDDED_REST_PORTS, FLINK_REST_URL, HOST, KAFKA_BOOTSTRAP
 from tools.bench.ceilings import (
     DISTRIBUTIONS,
     LOG_UNIFORM,
@@ -72,7 +73,7 @@ class CeilingSettings:
                        help="engine: rows to generate (default 10,000,000)")
         p.add_argument("--rooms", type=int, default=100_000, help="engine: R (default 100,000)")
         p.add_argument("--distribution", choices=DISTRIBUTIONS, default=LOG_UNIFORM)
-        p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+        p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", KAFKA_BOOTSTRAP))
         p.add_argument("--topics", default="", help="kafka: comma-separated topics to read")
         p.add_argument("--group-id", default="", help="kafka: consumer group (default: a new one)")
         p.add_argument("--parallelism", type=int, default=0)
@@ -80,7 +81,7 @@ class CeilingSettings:
                        help="0: flink-conf/'s interval, as the counting job (default)")
         p.add_argument("--state-backend", choices=("", "rocksdb", "hashmap"), default="",
                        help="default: flink-conf/'s (rocksdb), as the counting job")
-        p.add_argument("--rest-url", default="http://127.0.0.1:8081",
+        p.add_argument("--rest-url", default=FLINK_REST_URL,
                        help="submitted: the cluster's REST API, for task timings")
         p.add_argument("--result-file", default="")
         a = p.parse_args(argv)
@@ -175,8 +176,8 @@ def run(s: CeilingSettings) -> CeilingResult:
 
 
 # an embedded mini-cluster's REST API takes the first free port of rest.bind-port, which
-# jobs/runtime.py sets to this range (8081 is the standalone cluster's)
-EMBEDDED_REST_URLS = [f"http://127.0.0.1:{port}" for port in range(8082, 8200)]
+# jobs/runtime.py sets to this range (the standalone cluster has its own)
+EMBEDDED_REST_URLS = [f"http://{HOST}:{port}" for port in EMBEDDED_REST_PORTS]
 
 
 class TaskClock:

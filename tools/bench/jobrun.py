@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
+from local_stack.addresses import CASSANDRA_HOST, KAFKA_BOOTSTRAP
 from local_stack.flink import (
     cancel,
     job_id_of,
@@ -51,8 +52,8 @@ class JobRun:
     extra_args: list[str] = field(default_factory=list)
     partitions: int = 4
     paths: StackPaths = field(default_factory=StackPaths.from_env)
-    bootstrap: str = "127.0.0.1:9092"
-    hosts: tuple[str, ...] = ("127.0.0.1",)
+    bootstrap: str = KAFKA_BOOTSTRAP
+    hosts: tuple[str, ...] = (CASSANDRA_HOST,)
     job_id: str | None = None
 
     def __post_init__(self) -> None:

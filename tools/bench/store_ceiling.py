@@ -13,6 +13,7 @@ from connectors.cassandra_counters import CounterStore, connect_cluster
 from connectors.cassandra_schema import migrate
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS, Write, window_start
 from jobs.counters.settings import Settings
+from local_stack.addresses import CASSANDRA_HOST
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def sample_writes(rows: int, now_ms: int) -> list[Write]:
     return out[:rows]
 
 
-def counter_write_rate(rows: int, hosts: tuple[str, ...] = ("127.0.0.1",),
+def counter_write_rate(rows: int, hosts: tuple[str, ...] = (CASSANDRA_HOST,),
                        chunk: int = 5_000) -> StoreCeiling:
     """Write ``rows`` fresh rows in chunks of ``chunk`` (a sink round), read them back; a
     throwaway keyspace."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
+from local_stack.addresses import KAFKA_BOOTSTRAP
 from local_stack.paths import REPO_ROOT, StackPaths
 from tools.bench import report as rep
 from tools.bench.drain import DrainResult, produce_backlog, run_drain
@@ -210,7 +211,7 @@ class Suite:
 
         self.say("[2 ceilings] Kafka's consumer benchmark on the backlog's topics")
         try:
-            perf = ceilings.consumer_perf("127.0.0.1:9092", topics, messages)
+            perf = ceilings.consumer_perf(KAFKA_BOOTSTRAP, topics, messages)
             m = Measurement("2 ceiling", "Kafka consume (kafka-consumer-perf-test)",
                             perf.messages, perf.fetch_s, None, {"MB/s": round(perf.mb_per_s, 1)})
         except Exception as exc:  # noqa: BLE001 - a failed ceiling is reported, not fatal
@@ -222,9 +223,9 @@ class Suite:
             group = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
             self.say("[2 ceilings] Flink: Kafka source -> blackhole, same topics")
             self._ceiling_job("Flink Kafka source -> blackhole",
-                              ["--kind", "kafka", "--bootstrap", "127.0.0.1:9092",
+                              ["--kind", "kafka", "--bootstrap", KAFKA_BOOTSTRAP,
                                "--topics", ",".join(topics), "--group-id", group])
-            ceilings.delete_group("127.0.0.1:9092", group)
+            ceilings.delete_group(KAFKA_BOOTSTRAP, group)
         else:
             self.r.notes.append("Flink Kafka source -> blackhole ceiling: not run in --quick "
                                 "mode.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from connectors.kafka_admin import ensure_topics
 from jobs.runtime import execution_environment, kafka_connector_jar
+from local_stack.addresses import KAFKA_BOOTSTRAP
 from tools.smoke.pipeline import build
 
 
@@ -27,7 +28,7 @@ class SmokeSettings:
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> SmokeSettings:
         p = argparse.ArgumentParser(prog="tools.smoke.main", description=__doc__)
-        p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+        p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", KAFKA_BOOTSTRAP))
         p.add_argument("--source-topic", default="smoke.in")
         p.add_argument("--sink-topic", default="smoke.out")
         p.add_argument("--group-id", default="live-counters-smoke")
