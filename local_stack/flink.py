@@ -233,6 +233,55 @@ def job_restarts(job_id: str, timeout: float = 2) -> int | None:
     return max(got) if got else None
 
 
+# the counting job's file, relative to a tree of the project (this checkout or a version)
+COUNTING_JOB = Path("jobs") / "counters" / "main.py"
+
+
+def counting_job(root: Path | None = None) -> Path:
+    """The counting job's file in this checkout, or in the tree at ``root``."""
+    from local_stack.paths import REPO_ROOT
+
+    return (root or REPO_ROOT) / COUNTING_JOB
+
+
+def submit_detached(py_file: Path, job_args: list[str], *, parallelism: int | None = None,
+                    paths: StackPaths | None = None, restore_from: str | None = None,
+                    root: Path | None = None, timeout: float = 300) -> str:
+    """``submit`` a job without waiting for it to end; its JobID."""
+    res = submit(py_file, job_args, detached=True, parallelism=parallelism, paths=paths,
+                 restore_from=restore_from, root=root, timeout=timeout)
+    return job_id_of(res.stdout)
+
+
+class JobFailed(StackError):
+    """A job failed while it was waited for."""
+
+
+def all_tasks_running(job_id: str, timeout: float = 3) -> bool:
+    """Whether ``job_id`` runs with every task running (False while the REST API does not
+    answer); JobFailed once the job has failed."""
+    try:
+        job = rest_get(f"/jobs/{job_id}", timeout=timeout)
+    except (OSError, KeyError):
+        return False
+    if job.get("state") == "FAILED":
+        raise JobFailed(f"job {job_id} failed")
+    return job.get("state") == "RUNNING" and all(v["status"] == "RUNNING"
+                                                  for v in job.get("vertices", ()))
+
+
+def wait_all_running(job_id: str, timeout_s: float, poll_s: float = 0.5) -> bool:
+    """Until every task of ``job_id`` runs: True, or False after ``timeout_s``."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all_tasks_running(job_id):
+            return True
+        time.sleep(poll_s)
+    return False
+
+
 def job_id_of(submit_output: str) -> str:
     """The JobID that ``flink run --detached`` printed."""
     for line in submit_output.splitlines():

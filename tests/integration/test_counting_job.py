@@ -65,17 +65,15 @@ def test_embedded_job_counts_exactly(kafka_bootstrap, cassandra_hosts, workload)
 def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassandra_hosts,
                                                          flink_cluster, workload):
     """The same job, submitted with `flink run -py` to the standalone cluster, parallelism 2."""
-    from local_stack.flink import rest_get, submit
-    from local_stack.paths import REPO_ROOT
+    from local_stack.flink import counting_job, rest_get, submit_detached
 
     names = JobNames.fresh()
     s = provision_for(names, kafka_bootstrap, cassandra_hosts)
     produce(s, workload)
     t0 = time.monotonic()
-    res = submit(REPO_ROOT / "jobs" / "counters" / "main.py",
-                 [*names.args(kafka_bootstrap, cassandra_hosts), "--flush-ms", "500"],
-                 detached=True, parallelism=2, timeout=300)
-    job_id = next(line.split()[-1] for line in res.stdout.splitlines() if "JobID" in line)
+    job_id = submit_detached(counting_job(),
+                             [*names.args(kafka_bootstrap, cassandra_hosts), "--flush-ms", "500"],
+                             parallelism=2)
     try:
         def running() -> bool:
             return rest_get(f"/jobs/{job_id}")["state"] in ("CREATED", "INITIALIZING",

@@ -22,7 +22,7 @@ from tools.workload import generate
 
 pytestmark = pytest.mark.integration
 
-JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
+JOB_FILE = flink.counting_job()
 
 
 def dependencies() -> list[str]:

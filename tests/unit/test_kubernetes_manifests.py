@@ -19,13 +19,13 @@ import yaml
 
 from jobs.counters.settings import Settings
 from jobs.runtime import flink_conf
-from local_stack.flink import PACKAGES
+from local_stack.flink import PACKAGES, counting_job
 from local_stack.paths import REPO_ROOT, StackPaths
 
 pytestmark = pytest.mark.unit
 
 K8S_DIR = REPO_ROOT / "flink-conf" / "kubernetes"
-JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
+JOB_FILE = counting_job()
 CONNECTORS_POM = REPO_ROOT / "scripts" / "maven" / "flink-connectors.pom.xml"
 MAIN_CONTAINER = "flink-main-container"  # the operator's name for the Flink container
 

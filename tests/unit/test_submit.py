@@ -83,3 +83,29 @@ def test_a_job_of_the_tooling_ships_the_tooling_and_the_product_job_does_not(tmp
     assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "tools",
                                                  "local_stack"}
     assert "tools/smoke/main.py" in names
+
+
+def test_waiting_for_a_job_sees_every_task_running_and_a_failure(monkeypatch):
+    answers = iter([ConnectionRefusedError(111, "refused"),
+                    {"state": "RUNNING", "vertices": [{"status": "INITIALIZING"}]},
+                    {"state": "RUNNING", "vertices": [{"status": "RUNNING"}] * 2}])
+
+    def rest(path, timeout=5.0, base=flink.REST_URL):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(flink, "rest_get", rest)
+    assert flink.wait_all_running("j1", 5, poll_s=0)
+    monkeypatch.setattr(flink, "rest_get", lambda *a, **k: {"state": "FAILED"})
+    with pytest.raises(flink.JobFailed, match="job j1 failed"):
+        flink.wait_all_running("j1", 5, poll_s=0)
+    monkeypatch.setattr(flink, "rest_get",
+                        lambda *a, **k: {"state": "RESTARTING", "vertices": []})
+    assert not flink.wait_all_running("j1", 0.05, poll_s=0.01)
+
+
+def test_the_counting_job_is_found_in_this_tree_or_another_version(tmp_path):
+    assert flink.counting_job() == REPO_ROOT / "jobs" / "counters" / "main.py"
+    assert flink.counting_job(tmp_path) == tmp_path / "jobs" / "counters" / "main.py"

@@ -14,19 +14,18 @@ from jobs.counters.provision import provision
 from jobs.counters.settings import Settings
 from local_stack.addresses import CASSANDRA_HOST, KAFKA_BOOTSTRAP
 from local_stack.flink import (
+    JobFailed,
     cancel,
-    job_id_of,
+    counting_job,
     job_metric_sums,
     job_restarts,
     rest_get,
-    submit,
+    submit_detached,
+    wait_all_running,
 )
-from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.paths import StackPaths
 
 log = logging.getLogger(__name__)
-
-JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
-
 
 class BenchError(RuntimeError):
     """A benchmark run could not be carried out (not: it was slow or inexact)."""
@@ -71,9 +70,8 @@ class JobRun:
 
     def submit(self) -> str:
         cluster_free()
-        res = submit(JOB_FILE, self.args, detached=True, parallelism=self.parallelism,
-                     timeout=300, paths=self.paths)
-        self.job_id = job_id_of(res.stdout)
+        self.job_id = submit_detached(counting_job(), self.args, parallelism=self.parallelism,
+                                      paths=self.paths)
         return self.job_id
 
     def job(self) -> dict:
@@ -81,18 +79,11 @@ class JobRun:
 
     def wait_running(self, timeout_s: float = 180) -> float:
         """Until every task runs; the monotonic time it was first seen so."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                job = self.job()
-                if job["state"] == "FAILED":
-                    raise BenchError(f"job {self.job_id} failed while starting")
-                if job["state"] == "RUNNING" and all(v["status"] == "RUNNING"
-                                                     for v in job["vertices"]):
-                    return time.monotonic()
-            except (OSError, urllib.error.URLError, KeyError):
-                pass
-            time.sleep(0.2)
+        try:
+            if wait_all_running(self.job_id, timeout_s, poll_s=0.2):
+                return time.monotonic()
+        except JobFailed:
+            raise BenchError(f"job {self.job_id} failed while starting") from None
         raise BenchError(f"job {self.job_id} not running after {timeout_s:.0f}s")
 
     def restarts(self) -> int | None:

@@ -36,17 +36,19 @@ from jobs.counters.settings import Settings
 from local_stack import stack
 from local_stack.flink import (
     FlinkService,
+    JobFailed,
     cancel,
+    counting_job,
     export_version,
-    job_id_of,
     job_restarts,
     latest_checkpoint,
     rest_get,
     start_taskmanager,
     stop_with_savepoint,
-    submit,
+    submit_detached,
+    wait_all_running,
 )
-from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.profiles import PROFILES, SINGLE, Profile
 from tools import verify
@@ -55,7 +57,6 @@ from tools.workload import MAX_MESSAGE_BYTES, Workload, generate, produce
 
 log = logging.getLogger(__name__)
 
-JOB_FILE = REPO_ROOT / "jobs" / "counters" / "main.py"
 PARALLELISM = 2
 
 
@@ -245,11 +246,9 @@ class Run:
         # jobs must never write the same rows.
         extra_args = ["--lease-wait-ms", "90000"] if restore_from else []
         root = self.version_root
-        job_file = root / JOB_FILE.relative_to(REPO_ROOT) if root else JOB_FILE
-        res = submit(job_file, [*self.job_args, *extra_args], detached=True,
-                     parallelism=self.parallelism, restore_from=restore_from, timeout=300,
-                     paths=self.h.paths, root=root)
-        job_id = job_id_of(res.stdout)
+        job_id = submit_detached(counting_job(root), [*self.job_args, *extra_args],
+                                 parallelism=self.parallelism, restore_from=restore_from,
+                                 paths=self.h.paths, root=root)
         self.job_ids.append(job_id)
         self.say(f"job {job_id} submitted at parallelism {self.parallelism}"
                  + (f" from {restore_from}" if restore_from else "")
@@ -268,16 +267,11 @@ class Run:
 
     def wait_running(self, timeout_s: float = 120) -> None:
         """Until the job's tasks all run and the counters move."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                job = rest_get(f"/jobs/{self.job_id}", timeout=3)
-                if job["state"] == "RUNNING" and all(v["status"] == "RUNNING"
-                                                     for v in job["vertices"]):
-                    return
-            except (OSError, urllib.error.URLError, KeyError):
-                pass
-            time.sleep(0.5)
+        try:
+            if wait_all_running(self.job_id, timeout_s):
+                return
+        except JobFailed as exc:
+            raise HarnessError(str(exc)) from None
         try:
             ov = rest_get("/overview", timeout=3)
             why = (f"; state {self.job_state()}, {ov['jobs-running']} jobs running, "
