@@ -1,9 +1,10 @@
 """The event contract: the kinds of event, their limits and what makes one valid.
 
-The Avro schemas in ``schemas/`` define the fields; this module defines what the job counts
-and what it sends to the dead-letter topic. The producer library (``connectors/producer.py``)
-checks the same limits before it sends, so an app learns of a bad event when it makes it.
-Pure: no I/O.
+The Avro schemas in ``schemas/`` define the fields; this module builds their records
+(``like_record``, ``gift_record``) and defines what the job counts and what it sends to the
+dead-letter topic (``validate``, ``read_event``). The producer library
+(``connectors/producer.py``) validates with the same function before it sends, so an app
+learns of a bad event when it makes it. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from connectors.avro_codec import DecodeError, SchemaRegistry
 
 LIKE = "like"
 GIFT = "gift"
@@ -40,6 +43,20 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class Invalid:
     reason: str
+
+
+def like_record(event_id: str, room_id: int, user_id: int, count: int, ts: int
+                ) -> dict[str, Any]:
+    """A ``LikeEvent`` record (``schemas/like_event.avsc``): ``count`` taps at ``ts``."""
+    return {"event_id": event_id, "room_id": room_id, "user_id": user_id, "count": count,
+            "ts": ts}
+
+
+def gift_record(event_id: str, room_id: int, user_id: int, gift_id: int, quantity: int,
+                unit_value: int, ts: int) -> dict[str, Any]:
+    """A ``GiftEvent`` record (``schemas/gift_event.avsc``)."""
+    return {"event_id": event_id, "room_id": room_id, "user_id": user_id, "gift_id": gift_id,
+            "quantity": quantity, "unit_value": unit_value, "ts": ts}
 
 
 def validate(record_name: str, rec: Mapping[str, Any], now_ms: int) -> Event | Invalid:
@@ -76,3 +93,20 @@ def validate(record_name: str, rec: Mapping[str, Any], now_ms: int) -> Event | I
         return Invalid(f"unit_value {rec['unit_value']} outside 0..{MAX_UNIT_VALUE}")
     return Event(GIFT, rec["event_id"], rec["room_id"], rec["user_id"], rec["gift_id"],
                  0, rec["quantity"], rec["quantity"] * rec["unit_value"], ts)
+
+
+def read_event(registry: SchemaRegistry, value: bytes | None, topic: str,
+               topic_kind: str | None, now_ms: int) -> Event | Invalid:
+    """The event in one Kafka value read from ``topic`` (which carries ``topic_kind`` events),
+    or why it is invalid: not a known single-object Avro message, a record ``validate``
+    refuses, or an event of the other kind. Never raises for bad input."""
+    try:
+        name, rec = registry.decode(value)
+        result = validate(name, rec, now_ms)
+    except DecodeError as exc:
+        return Invalid(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a record that decodes to something validate cannot read
+        return Invalid(f"unreadable record: {type(exc).__name__}: {exc}")
+    if not isinstance(result, Invalid) and result.kind != topic_kind:
+        return Invalid(f"{result.kind} event on topic {topic}")
+    return result

@@ -29,7 +29,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connectors.avro_codec import SchemaRegistry
-from connectors.events import MAX_COUNT, MAX_UNIT_VALUE
+from connectors.events import MAX_COUNT, Invalid, gift_record, like_record, validate
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,10 @@ class CounterProducer:
     def like(self, room_id: int, user_id: int, count: int = 1, *, ts: int | None = None,
              event_id: str | None = None) -> None:
         """Publish ``count`` likes (taps) of ``user_id`` in ``room_id``."""
-        _check(room_id > 0, f"room_id must be > 0, not {room_id}")
-        _check(user_id >= 0, f"user_id must be >= 0, not {user_id}")
-        _check(1 <= count <= MAX_COUNT, f"count must be 1..{MAX_COUNT}, not {count}")
         now = self.clock()
         ts = now if ts is None else ts
+        _refuse_invalid("LikeEvent", like_record(event_id or _AN_ID, room_id, user_id, count,
+                                                 ts), now)
         if self.merge_ms <= 0 or event_id is not None:
             self._send_like(event_id or uuid.uuid4().hex, room_id, user_id, count, ts)
             return
@@ -97,15 +96,11 @@ class CounterProducer:
     def gift(self, room_id: int, user_id: int, gift_id: int, quantity: int, unit_value: int, *,
              ts: int | None = None, event_id: str | None = None) -> str:
         """Publish a gift; returns its event id (resend with the same id after an error)."""
-        _check(room_id > 0, f"room_id must be > 0, not {room_id}")
-        _check(user_id >= 0, f"user_id must be >= 0, not {user_id}")
-        _check(1 <= quantity <= MAX_COUNT, f"quantity must be 1..{MAX_COUNT}, not {quantity}")
-        _check(0 <= unit_value <= MAX_UNIT_VALUE,
-               f"unit_value must be 0..{MAX_UNIT_VALUE}, not {unit_value}")
+        now = self.clock()
         event_id = event_id or uuid.uuid4().hex
-        record = {"event_id": event_id, "room_id": room_id, "user_id": user_id,
-                  "gift_id": gift_id, "quantity": quantity, "unit_value": unit_value,
-                  "ts": self.clock() if ts is None else ts}
+        record = gift_record(event_id, room_id, user_id, gift_id, quantity, unit_value,
+                             now if ts is None else ts)
+        _refuse_invalid("GiftEvent", record, now)
         self.send_raw(self.gifts_topic, room_id, self.registry.encode(record, self._gift_schema),
                       event_id)
         return event_id
@@ -144,8 +139,7 @@ class CounterProducer:
     # --- internals ------------------------------------------------------------------------
 
     def _send_like(self, event_id: str, room_id: int, user_id: int, count: int, ts: int) -> None:
-        record = {"event_id": event_id, "room_id": room_id, "user_id": user_id,
-                  "count": count, "ts": ts}
+        record = like_record(event_id, room_id, user_id, count, ts)
         self.send_raw(self.likes_topic, room_id, self.registry.encode(record, self._like_schema),
                       event_id)
 
@@ -167,6 +161,14 @@ class CounterProducer:
             self._flush_merged(force=False)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
+# the ids the producer makes itself (uuid4 hex) are valid: the stand-in for one when likes
+# are checked before their merged event has an id
+_AN_ID = "0" * 32
+
+
+def _refuse_invalid(record_name: str, record: dict, now_ms: int) -> None:
+    """ValueError with the job's reason (``connectors.events.validate``) for a record the job
+    would dead-letter."""
+    verdict = validate(record_name, record, now_ms)
+    if isinstance(verdict, Invalid):
+        raise ValueError(verdict.reason)

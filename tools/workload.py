@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from connectors.avro_codec import SchemaRegistry
 from connectors.counter_rows import DUPLICATE, TOTALS, WINDOWS, RowKey, Values, rows_of
-from connectors.events import Event
+from connectors.events import Event, gift_record, like_record
 from jobs.counters.settings import Settings
 
 MINUTE = 60_000
@@ -73,14 +73,11 @@ class _Builder:
 
     def record(self, kind: str, room: int, ts: int) -> dict:
         rnd = self.rnd
-        rec = {"event_id": uuid.UUID(int=rnd.getrandbits(128)).hex, "room_id": room,
-               "user_id": rnd.randint(0, 10**6), "ts": ts}
+        event_id, user = uuid.UUID(int=rnd.getrandbits(128)).hex, rnd.randint(0, 10**6)
         if kind == "like":
-            rec["count"] = rnd.randint(1, 20)
-        else:
-            rec.update(gift_id=rnd.randint(1, 12), quantity=rnd.randint(1, 5),
-                       unit_value=rnd.choice([1, 10, 100, 5200]))
-        return rec
+            return like_record(event_id, room, user, rnd.randint(1, 20), ts)
+        return gift_record(event_id, room, user, rnd.randint(1, 12), rnd.randint(1, 5),
+                           rnd.choice([1, 10, 100, 5200]), ts)
 
     def encode(self, kind: str, rec: dict) -> bytes:
         return self.reg.encode(rec, self.like_s if kind == "like" else self.gift_s)

@@ -12,8 +12,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from connectors.avro_codec import DecodeError, SchemaRegistry
-from connectors.events import GIFT, LIKE, Invalid, validate
+from connectors.avro_codec import SchemaRegistry
+from connectors.events import GIFT, LIKE, Invalid, read_event
 from jobs.counters.logic import Lateness, dead_letter
 
 # the decode step's output, one row per Kafka record: ``letter`` is the dead letter (JSON) of
@@ -65,17 +65,8 @@ class Decoder:
         self.lateness = Lateness(watermark_delay_ms)
 
     def judge(self, value: bytes | None, topic: str, now_ms: int):
-        """The event of one record, or ``Invalid`` with the reason."""
-        try:
-            name, rec = self.registry.decode(value)
-            result = validate(name, rec, now_ms)
-        except DecodeError as exc:
-            result = Invalid(str(exc))
-        except Exception as exc:  # a record that decodes to something validate cannot read
-            result = Invalid(f"unreadable record: {type(exc).__name__}: {exc}")
-        if not isinstance(result, Invalid) and result.kind != self.kind_of_topic.get(topic):
-            result = Invalid(f"{result.kind} event on topic {topic}")
-        return result
+        """The event of one record, or ``Invalid`` with the reason (``events.read_event``)."""
+        return read_event(self.registry, value, topic, self.kind_of_topic.get(topic), now_ms)
 
     def decode(self, values: Sequence[bytes | None], topics: Sequence[str],
                kafka_ts: Sequence[int | None], append_time: Sequence[bool],

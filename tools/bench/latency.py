@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.events import like_record
 from tools import verify
 from tools.bench.jobrun import BenchError, JobRun, cluster_free
 from tools.bench.load import Shape, Truth, chunks
@@ -125,11 +126,12 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                 ts = np.full(PROBES, now_ms, dtype=np.int64)
                 for room in probe_rooms.tolist():
                     k = len(sent_at[room])
-                    value = reg.encode({"event_id": f"probe-{room}-{k}", "room_id": room,
-                                        "user_id": 1, "count": 1, "ts": now_ms}, like)
+                    value = reg.encode(like_record(f"probe-{room}-{k}", room, 1, 1, now_ms),
+                                       like)
                     p.produce(run.s.likes_topic, value, str(room).encode())
                     sent_at[room].append(time.monotonic())
-                truth.add_likes(probe_rooms, np.ones(PROBES, dtype=np.int64), ts, 1000)
+                truth.add_likes(probe_rooms, np.ones(PROBES, dtype=np.int64), ts,
+                                run.s.window_ms)
                 p.poll(0)
                 tick += 1
                 result.sent += per_tick + PROBES

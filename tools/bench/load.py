@@ -34,6 +34,7 @@ from fastavro import schemaless_writer
 
 from connectors.avro_codec import MAGIC, SchemaRegistry
 from connectors.counter_rows import window_start
+from connectors.events import gift_record, like_record
 from jobs.counters.settings import Settings
 from tools.workload import Expected
 
@@ -184,16 +185,14 @@ def chunks(shape: Shape, now_ms: int, truth: Truth, chunk: int = 100_000) -> Ite
             eid = f"{shape.seed}-{done + i}"
             if is_like[i]:
                 buf.write(like_head)
-                schemaless_writer(buf, like_s.parsed, {
-                    "event_id": eid, "room_id": r, "user_id": int(user[i]),
-                    "count": int(count[i]), "ts": int(ts[i])})
+                schemaless_writer(buf, like_s.parsed, like_record(
+                    eid, r, int(user[i]), int(count[i]), int(ts[i])))
             else:
                 # an invalid gift: quantity 0 (the same "count 0" rule, in the gift's field)
                 buf.write(gift_head)
-                schemaless_writer(buf, gift_s.parsed, {
-                    "event_id": eid, "room_id": r, "user_id": int(user[i]),
-                    "gift_id": int(gift_id[i]), "quantity": 0 if is_bad[i] else int(quantity[i]),
-                    "unit_value": int(unit[i]), "ts": int(ts[i])})
+                schemaless_writer(buf, gift_s.parsed, gift_record(
+                    eid, r, int(user[i]), int(gift_id[i]), 0 if is_bad[i] else int(quantity[i]),
+                    int(unit[i]), int(ts[i])))
             key, value = str(r).encode(), buf.getvalue()
             (likes if is_like[i] else gifts).append((key, value))
             if not is_bad[i] and (len(recent) < 10_000 or pick[i] < 0.01):

@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.avro_codec import DecodeError, SchemaRegistry
+from connectors.avro_codec import SchemaRegistry
 from connectors.cassandra_counters import day_partition, timestamp_of
 from connectors.counter_rows import COLUMNS, DUPLICATE, GIFTS, TOTALS, WINDOWS, RowKey, rows_of
-from connectors.events import GIFT, LIKE, Event, Invalid, validate
+from connectors.events import GIFT, LIKE, Event, Invalid, read_event
 from local_stack.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -74,22 +74,6 @@ class PeerResult:
 
 
 # --- pure parts ---------------------------------------------------------------------------
-
-def decode_event(registry: SchemaRegistry, value: bytes | None, topic_kind: str,
-                 now_ms: int) -> Event | Invalid:
-    """The event in a Kafka value, or why it is invalid (the job's rules, including "an event
-    on the other kind's topic"). Never raises for bad input."""
-    try:
-        name, rec = registry.decode(value)
-        result = validate(name, rec, now_ms)
-    except DecodeError as exc:
-        return Invalid(str(exc))
-    except Exception as exc:  # noqa: BLE001 - a record validate cannot read
-        return Invalid(f"unreadable record: {type(exc).__name__}: {exc}")
-    if not isinstance(result, Invalid) and result.kind != topic_kind:
-        return Invalid(f"{result.kind} event on the {topic_kind} topic")
-    return result
-
 
 def add_delta(deltas: Deltas, row: RowKey, values: Sequence[int]) -> None:
     """Merge ``values`` into the pending delta of ``row``."""
@@ -306,7 +290,7 @@ def run_kafka_python_peer(bootstrap: str, likes_topic: str, gifts_topic: str,
                     last = r
                     clock = r.timestamp if r.timestamp_type == LOG_APPEND_TIME and r.timestamp \
                         else wall_ms
-                    event = decode_event(registry, r.value, topic_kind, clock)
+                    event = read_event(registry, r.value, tp.topic, topic_kind, clock)
                     if isinstance(event, Invalid):
                         invalid += 1
                     else:

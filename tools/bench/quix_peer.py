@@ -40,9 +40,9 @@ from typing import Any
 
 from connectors.avro_codec import SchemaRegistry
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
-from connectors.events import GIFT, LIKE, Invalid
+from connectors.events import GIFT, LIKE, Invalid, read_event
 from jobs.counters.settings import Settings
-from tools.bench.peer import CounterWriter, Deltas, add_delta, decode_event, open_keyspace
+from tools.bench.peer import CounterWriter, Deltas, add_delta, open_keyspace
 
 log = logging.getLogger(__name__)
 
@@ -201,11 +201,11 @@ def run(args: argparse.Namespace, emit: Callable[[str], None]) -> Counts:
             last_progress[0] = time.monotonic()
             emit(f"progress {counts.messages}")
 
-    def decoder(kind: str) -> Callable[..., dict[str, Any] | None]:
+    def decoder(kind: str, topic_name: str) -> Callable[..., dict[str, Any] | None]:
         def decode(value: bytes | None, key: Any, timestamp: int, headers: Any):
             # the "1 hour ahead" clock: the message's timestamp (the broker's append time on
             # the project's topics)
-            event = decode_event(registry, value, kind, timestamp)
+            event = read_event(registry, value, topic_name, kind, timestamp)
             if isinstance(event, Invalid):
                 counts.invalid += 1
                 return None
@@ -235,8 +235,10 @@ def run(args: argparse.Namespace, emit: Callable[[str], None]) -> Counts:
     def topic(name: str):
         return app.topic(name, key_deserializer="bytes", value_deserializer="bytes")
 
-    likes = app.dataframe(topic(args.likes_topic)).apply(decoder(LIKE), metadata=True)
-    gifts = app.dataframe(topic(args.gifts_topic)).apply(decoder(GIFT), metadata=True)
+    likes = app.dataframe(topic(args.likes_topic)).apply(decoder(LIKE, args.likes_topic),
+                                                            metadata=True)
+    gifts = app.dataframe(topic(args.gifts_topic)).apply(decoder(GIFT, args.gifts_topic),
+                                                            metadata=True)
     sdf = likes.concat(gifts).filter(is_event)
     sdf = sdf.apply(first_seen, stateful=True).set_timestamp(event_time)
     sdf = (sdf.tumbling_window(duration_ms=args.window_ms, grace_ms=GRACE_MS, on_late=late)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.events import MIN_TS_MS, Event, Invalid, validate
+from connectors.avro_codec import SchemaRegistry
+from connectors.events import GIFT as GIFT_KIND
+from connectors.events import LIKE as LIKE_KIND
+from connectors.events import (
+    MIN_TS_MS,
+    Event,
+    Invalid,
+    gift_record,
+    like_record,
+    read_event,
+    validate,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +65,34 @@ def test_valid(name, rec, expected):
 def test_invalid(name, rec, reason):
     result = validate(name, rec, NOW)
     assert isinstance(result, Invalid) and reason in result.reason
+
+
+REG = SchemaRegistry()
+
+
+def like_bytes(**over) -> bytes:
+    return REG.encode(like_record("e1", 5, 1, 3, NOW) | over, REG.schema("LikeEvent"))
+
+
+def gift_bytes(**over) -> bytes:
+    return REG.encode(gift_record("g1", 5, 1, 7, 2, 100, NOW) | over, REG.schema("GiftEvent"))
+
+
+@pytest.mark.parametrize(("value", "topic_kind", "expected"), [
+    (like_bytes(), LIKE_KIND, Event(LIKE_KIND, "e1", 5, 1, 0, 3, 0, 0, NOW)),
+    (gift_bytes(), GIFT_KIND, Event(GIFT_KIND, "g1", 5, 1, 7, 0, 2, 200, NOW)),
+    (gift_bytes(), LIKE_KIND, "gift event on topic t"),
+    (like_bytes(), GIFT_KIND, "like event on topic t"),
+    (like_bytes(room_id=0), LIKE_KIND, "room_id 0 <= 0"),
+    (like_bytes(ts=NOW + 2 * 3_600_000), LIKE_KIND, "more than 1 hour ahead"),
+    (like_bytes()[:-1], LIKE_KIND, "corrupt"),
+    (b"\x00\x01" + like_bytes()[2:], LIKE_KIND, "not single-object Avro"),
+    (b"", LIKE_KIND, "too short"),
+    (None, LIKE_KIND, "too short"),
+])
+def test_read_event(value, topic_kind, expected):
+    got = read_event(REG, value, "t", topic_kind, NOW)
+    if isinstance(expected, str):
+        assert isinstance(got, Invalid) and expected in got.reason
+    else:
+        assert got == expected

@@ -7,7 +7,7 @@ import base64
 import json
 
 from connectors.avro_codec import SchemaRegistry
-from connectors.events import Invalid
+from connectors.events import Invalid, gift_record, like_record
 from jobs.counters.decode import DECODED_FIELDS, Decoder, epoch_ms
 
 NOW = 1_763_700_000_000
@@ -15,13 +15,11 @@ REG = SchemaRegistry()
 
 
 def _like(event_id="e1", room=7, count=3, ts=NOW):
-    return REG.encode({"event_id": event_id, "room_id": room, "user_id": 1, "count": count,
-                       "ts": ts}, REG.schema("LikeEvent"))
+    return REG.encode(like_record(event_id, room, 1, count, ts), REG.schema("LikeEvent"))
 
 
 def _gift(event_id="g1", room=7, gift=5, quantity=2, unit=100, ts=NOW):
-    return REG.encode({"event_id": event_id, "room_id": room, "user_id": 1, "gift_id": gift,
-                       "quantity": quantity, "unit_value": unit, "ts": ts},
+    return REG.encode(gift_record(event_id, room, 1, gift, quantity, unit, ts),
                       REG.schema("GiftEvent"))
 
 

@@ -10,13 +10,12 @@ import pytest
 
 from connectors.avro_codec import SchemaRegistry
 from connectors.counter_rows import DUPLICATE, GIFTS, TOTALS, WINDOWS, window_start
-from connectors.events import GIFT, LIKE, Event, Invalid
+from connectors.events import GIFT, LIKE, Event, Invalid, read_event
 from tools.bench.peer import (
     Aggregate,
     CounterWriter,
     PeerResult,
     add_delta,
-    decode_event,
 )
 from tools.bench.quix_peer import (
     SUMS,
@@ -44,37 +43,6 @@ def like(eid: str, room: int = 5, count: int = 3, ts: int = NOW) -> Event:
 def gift(eid: str, room: int = 5, gift_id: int = 7, qty: int = 2, unit: int = 100,
          ts: int = NOW) -> Event:
     return Event(GIFT, eid, room, 1, gift_id, 0, qty, qty * unit, ts)
-
-
-def like_bytes(**over) -> bytes:
-    rec = {"event_id": "e1", "room_id": 5, "user_id": 1, "count": 3, "ts": NOW} | over
-    return REG.encode(rec, REG.schema("LikeEvent"))
-
-
-def gift_bytes(**over) -> bytes:
-    rec = {"event_id": "g1", "room_id": 5, "user_id": 1, "gift_id": 7, "quantity": 2,
-           "unit_value": 100, "ts": NOW} | over
-    return REG.encode(rec, REG.schema("GiftEvent"))
-
-
-@pytest.mark.parametrize(("value", "topic_kind", "expected"), [
-    (like_bytes(), LIKE, like("e1")),
-    (gift_bytes(), GIFT, gift("g1")),
-    (gift_bytes(), LIKE, "gift event on the like topic"),
-    (like_bytes(), GIFT, "like event on the gift topic"),
-    (like_bytes(room_id=0), LIKE, "room_id 0 <= 0"),
-    (like_bytes(ts=NOW + 2 * 3_600_000), LIKE, "more than 1 hour ahead"),
-    (like_bytes()[:-1], LIKE, "corrupt"),
-    (b"\x00\x01" + like_bytes()[2:], LIKE, "not single-object Avro"),
-    (b"", LIKE, "too short"),
-    (None, LIKE, "too short"),
-])
-def test_decode_event(value, topic_kind, expected):
-    got = decode_event(REG, value, topic_kind, NOW)
-    if isinstance(expected, str):
-        assert isinstance(got, Invalid) and expected in got.reason
-    else:
-        assert got == expected
 
 
 @pytest.mark.parametrize(("events", "deltas", "counted", "duplicates"), [
@@ -185,7 +153,7 @@ def snapshot_of(deltas) -> Snapshot:
 
 
 def events_of(wl) -> list[Event | Invalid]:
-    return [decode_event(REG, m.value, m.topic_kind, NOW) for m in wl.messages]
+    return [read_event(REG, m.value, m.topic_kind, m.topic_kind, NOW) for m in wl.messages]
 
 
 def merge_all(parts: list[dict]) -> dict:
