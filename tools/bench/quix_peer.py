@@ -1,9 +1,9 @@
 """The counting job written with Quix Streams 3 (the benchmark's second Python peer).
 
-Runs in its own venv (``tools.bench.peer.ensure_quix_venv``; quixstreams is not installed in
+Runs in its own venv (``tools/bench/quix_venv.py``; quixstreams is not installed in
 the project venv) as ``python -m tools.bench.quix_peer ...`` and prints, on stdout,
 ``topics <json>`` (its internal topics, for clean-up), ``progress <messages>`` about once a
-second and ``result <json>`` at the end. ``run_quix_peer`` in ``peer.py`` starts and reads it.
+second and ``result <json>`` at the end. ``quix_venv.run_quix_peer`` starts and reads it.
 
 The app: one dataframe per topic decodes and validates (the project's codec and rules; bad
 messages are filtered out and counted), the two are concatenated, a stateful step marks

@@ -276,7 +276,7 @@ class Suite:
     def _peers(self, backlog) -> None:
         from local_stack.cassandra import connect
         from tools import verify
-        from tools.bench import peer
+        from tools.bench import peer, quix_venv
 
         s = backlog.run.s
         expected = backlog.truth.expected()
@@ -299,7 +299,7 @@ class Suite:
                     res = peer.run_kafka_python_peer(*args)
                 else:
                     try:
-                        res = peer.run_quix_peer(*args, timeout_s=QUIX_LIMIT_S)
+                        res = quix_venv.run_quix_peer(*args, timeout_s=QUIX_LIMIT_S)
                     except RuntimeError as exc:
                         if "killed after" not in str(exc):
                             raise

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from local_stack.profiles import REPLICATED, SINGLE, Profile
-from tools.faults.harness import Run
+from tools.faults.run import Run
 
 
 @dataclass(frozen=True)

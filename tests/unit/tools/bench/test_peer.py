@@ -257,11 +257,11 @@ def test_events_per_s(messages, seconds, rate):
 def test_quix_venv_that_cannot_be_installed_is_none_with_the_reason(tmp_path, monkeypatch, caplog):
     import subprocess
 
-    from tools.bench import peer
+    from tools.bench import quix_venv
 
     def failing_run(cmd, **kwargs):
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution")
 
-    monkeypatch.setattr(peer.subprocess, "run", failing_run)
-    assert peer.ensure_quix_venv(tmp_path) is None
+    monkeypatch.setattr(quix_venv.subprocess, "run", failing_run)
+    assert quix_venv.ensure_quix_venv(tmp_path) is None
     assert "No matching distribution" in caplog.text

@@ -54,7 +54,7 @@ def test_table_row_and_markers():
 
 
 def test_thin_keeps_one_sample_per_interval_relative_to_start():
-    from tools.faults.harness import thin
+    from tools.faults.monitor import thin
 
     samples = [(100.0 + i * 0.5, i) for i in range(10)]
     assert thin(samples, 100.0, every_s=2.0) == [(0.0, 0), (2.0, 4), (4.0, 8)]
