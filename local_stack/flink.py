@@ -344,10 +344,8 @@ LEGACY_PACKAGES = ("local_stack",)
 
 def _shipped(root: Path, current: bool) -> tuple[str, ...]:
     """The packages of the tree at ``root`` that go with its job: the product's, and for an
-    older version (``current`` False) whatever of ``LEGACY_PACKAGES`` its product imports."""
-    legacy = () if current else tuple(
-        p for p in LEGACY_PACKAGES
-        if (root / p).is_dir() and f"from {p}" in (root / "jobs" / "runtime.py").read_text())
+    older version (``current`` False) whichever of ``LEGACY_PACKAGES`` its tree holds."""
+    legacy = () if current else tuple(p for p in LEGACY_PACKAGES if (root / p).is_dir())
     return PACKAGES + legacy
 
 

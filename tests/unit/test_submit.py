@@ -50,10 +50,11 @@ def test_an_earlier_version_is_exported_from_git_and_zipped_apart(tmp_path):
         flink.export_version("no-such-revision", paths)
 
 
-def test_the_zip_ships_the_product_and_an_older_version_what_its_product_imports(tmp_path):
+def test_the_zip_ships_the_product_and_an_older_version_its_local_stack(tmp_path):
     """The product imports neither the local stack nor the tooling, so a submission ships
     jobs/, connectors/ and schemas/ only; a version from before that (its jobs/runtime.py
-    read local_stack/paths.py) gets local_stack/ along, or it would not start."""
+    read local_stack/paths.py) gets the local_stack/ of its tree along, or it would not
+    start."""
     import zipfile
 
     from local_stack.paths import StackPaths
