@@ -47,31 +47,6 @@ def python_bundles(bundle_ms: int):
     return conf
 
 
-def engine_options():
-    """Flink settings this job's own work asks for, set by the job so that they hold on any
-    cluster whatever its defaults:
-
-    - ``pipeline.object-reuse``: chained operators hand a row on instead of copying it. Every
-      event passes five chained operators from the dedup to the local aggregation (three
-      rows an event after the unnest). The job's JVM operators are all Flink's own (SQL
-      operators, the table <-> stream conversions, the Kafka sink), which do not hold on to a
-      row they were handed; its Python operators get rows serialized.
-    - ``state.backend.rocksdb.use-bloom-filter``: the dedup looks up every event's id in
-      RocksDB, and almost every lookup is for an id it has never seen: without a bloom filter
-      each such miss reads index blocks of every level's files.
-
-    Measured together, 3M events over 10,000 rooms (2026-12-01, two runs each, one after
-    another): the dedup task's busy time per event fell from 34-36 to 17-19 microseconds and
-    the drain went from 12,236 and 14,744 to 17,972 and 15,527 events/s (README,
-    Performance)."""
-    from pyflink.common import Configuration
-
-    conf = Configuration()
-    conf.set_string("pipeline.object-reuse", "true")
-    conf.set_string("state.backend.rocksdb.use-bloom-filter", "true")
-    return conf
-
-
 class StartRefused(Exception):
     """The job must not start; ``str()`` says why and what to do."""
 
@@ -253,7 +228,6 @@ def main(argv: list[str] | None = None) -> None:
     from jobs.counters.pipeline import build
 
     env.configure(python_bundles(settings.bundle_ms))
-    env.configure(engine_options())
     if settings.checkpoint_interval_ms:
         env.enable_checkpointing(settings.checkpoint_interval_ms)
     t_env = StreamTableEnvironment.create(env)
