@@ -34,7 +34,11 @@ def _client_options(s: Settings) -> str:
                    for k, v in sorted(s.kafka.flink().items()))
 
 
-def source_ddl(s: Settings) -> str:
+def source_ddl(s: Settings, bounded: bool = False) -> str:
+    """The Kafka source of both event topics. ``bounded``: it ends at the latest offsets of
+    its start (the benchmark's stage ceilings run the job's own SQL on a backlog); the
+    counting job's source never ends."""
+    end = ",\n  'scan.bounded.mode' = 'latest-offset'" if bounded else ""
     return f"""
 CREATE TEMPORARY TABLE raw_events (
   `key` BYTES,
@@ -54,7 +58,7 @@ CREATE TEMPORARY TABLE raw_events (
   'key.format' = 'raw',
   'key.fields' = 'key',
   'value.format' = 'raw',
-  'value.fields-include' = 'EXCEPT_KEY'{_client_options(s)}
+  'value.fields-include' = 'EXCEPT_KEY'{end}{_client_options(s)}
 )"""
 
 
@@ -173,11 +177,12 @@ SELECT kind, event_id, room_id, gift_id, likes, gift_count, gift_value, ts, late
 FROM decoded WHERE letter IS NULL"""
 
 
-def decoded_table(t_env: StreamTableEnvironment, s: Settings) -> None:
+def decoded_table(t_env: StreamTableEnvironment, s: Settings, bounded: bool = False) -> None:
     """The view ``decoded``: every Kafka record, decoded (a dead letter or an event), with a
     processing-time column. It passes through a DataStream once so that the events and the
-    dead letters read one decode step (each query on a SQL view is planned apart)."""
-    t_env.execute_sql(source_ddl(s))
+    dead letters read one decode step (each query on a SQL view is planned apart).
+    ``bounded``: see ``source_ddl``."""
+    t_env.execute_sql(source_ddl(s, bounded))
     t_env.create_temporary_function(
         "decode_events", decode_events(s.likes_topic, s.gifts_topic, s.watermark_delay_ms))
     decoded = t_env.to_data_stream(t_env.sql_query(DECODED_SQL))

@@ -44,3 +44,40 @@ def test_latency_samples_and_exact(kafka_bootstrap, cassandra_hosts, flink_clust
     # the budget's bounds are the run's settings (here the job's defaults)
     defaults = Settings.parse([])
     assert (res.bundle_ms, res.flush_ms) == (defaults.bundle_ms, defaults.flush_ms)
+
+
+def test_the_jobs_stages_read_the_whole_backlog(kafka_bootstrap, cassandra_hosts,
+                                                flink_cluster):
+    """The stage ceilings (the job's own SQL up to a stage, into blackholes) run on a
+    cluster, end at the backlog's end and take in every message of it."""
+    import shlex
+    import time
+
+    from local_stack.flink import rest_get
+    from tools.bench.ceilings import delete_group, run_ceiling_job
+
+    backlog = produce_backlog(Shape(5_000, 200, "zipf", seed=12), 1, progress=print)
+    try:
+        for kind in ("decode", "truths"):
+            group = f"test-stage-{kind}-{backlog.run.s.keyspace}"
+            res = run_ceiling_job(["--kind", kind, "--job-args", shlex.join(backlog.run.args),
+                                   "--group-id", group], standalone=True, parallelism=1,
+                                  timeout_s=300)
+            delete_group(kafka_bootstrap, group)
+            assert res["mode"] == "submitted" and res["events"] == 5_000
+            assert res["events_per_s"] > 0 and res["tasks_s"] > 0
+            job = rest_get(f"/jobs/{res['job_id']}")
+            for _ in range(30):   # the REST API caches a job's details for a few seconds
+                if job["state"] != "RUNNING":
+                    break
+                time.sleep(1)
+                job = rest_get(f"/jobs/{res['job_id']}")
+            assert job["state"] == "FINISHED"   # the bounded source ended at the backlog's end
+            if kind == "truths":
+                # every valid message reached the dedup as an event (the decode's chain sends
+                # them over the network to it; the invalid ones go on as dead letters)
+                dedup = next(v for v in job["vertices"] if v["name"].startswith("OverAggregate"))
+                valid = backlog.truth.messages - backlog.truth.invalid
+                assert backlog.truth.invalid > 0 and dedup["metrics"]["read-records"] == valid
+    finally:
+        backlog.run.drop()

@@ -1,6 +1,14 @@
 """A ceiling of the benchmark (``tools/bench/ceilings.py``) as a bounded Flink job:
-``python -m tools.bench.ceiling_job --kind engine|kafka ...`` (embedded mini-cluster) or
-``scripts/submit -p N tools/bench/ceiling_job.py --kind ...`` (``flink run -py``, a cluster).
+``python -m tools.bench.ceiling_job --kind engine|kafka|decode|truths ...`` (embedded
+mini-cluster) or ``scripts/submit -p N tools/bench/ceiling_job.py --kind ...`` (``flink run
+-py``, a cluster).
+
+``decode`` and ``truths`` are the counting job's own stages on a backlog (its settings from
+``--job-args``, its SQL from ``jobs/counters/pipeline.py``, its Python bundles), its Kafka
+source bounded at the latest offsets of the start: ``decode`` is the source and the decode
+step into a blackhole; ``truths`` is the whole job up to its sink (decode, dead letters,
+dedup, aggregation), the truths and the dead letters into blackholes. What the job reaches
+with ``truths`` is what it could reach with a sink that costs nothing.
 
 Runs the statements with a StatementSet, waits until the job has read all of its input, and
 prints one line ``CEILING_RESULT {json}`` (also written to ``--result-file`` if given):
@@ -24,6 +32,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 import urllib.request
@@ -45,7 +54,8 @@ from tools.bench.ceilings import (
 
 log = logging.getLogger(__name__)
 
-ENGINE, KAFKA = "engine", "kafka"
+ENGINE, KAFKA, DECODE, TRUTHS = "engine", "kafka", "decode", "truths"
+STAGES = (DECODE, TRUTHS)  # the counting job's own stages, on its topics
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,13 @@ class CeilingSettings:
     rest_url: str
     result_file: str
     generated_group: bool = False  # group_id was made up here (deleted after the run)
+    job_args: tuple[str, ...] = ()  # decode, truths: the counting job's flags
 
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> CeilingSettings:
         p = argparse.ArgumentParser(prog="tools.bench.ceiling_job",
                                     description=__doc__.split("\n\n")[0])
-        p.add_argument("--kind", choices=(ENGINE, KAFKA), required=True)
+        p.add_argument("--kind", choices=(ENGINE, KAFKA, *STAGES), required=True)
         p.add_argument("--events", type=int, default=10_000_000,
                        help="engine: rows to generate (default 10,000,000)")
         p.add_argument("--rooms", type=int, default=100_000, help="engine: R (default 100,000)")
@@ -84,10 +95,21 @@ class CeilingSettings:
         p.add_argument("--rest-url", default=FLINK_REST_URL,
                        help="submitted: the cluster's REST API, for task timings")
         p.add_argument("--result-file", default="")
+        p.add_argument("--job-args", default="",
+                       help="decode, truths: the counting job's flags, as one string (its "
+                            "topics, window, bundles; its --group-id is replaced by this "
+                            "job's)")
         a = p.parse_args(argv)
         topics = tuple(t.strip() for t in a.topics.split(",") if t.strip())
         if a.kind == KAFKA and not topics:
             p.error("--kind kafka needs --topics")
+        job_args = tuple(shlex.split(a.job_args))
+        if a.kind in STAGES:
+            if topics:
+                p.error(f"--kind {a.kind} reads the job's topics (--job-args), not --topics")
+            job = job_settings(job_args, "g")  # a usage error here, not in the job
+            topics = (job.likes_topic, job.gifts_topic)
+            a.bootstrap = job.bootstrap
         if a.events < 1 or a.rooms < 1:
             p.error("--events and --rooms must be >= 1")
         if a.checkpoint_interval_ms < 0:
@@ -96,7 +118,7 @@ class CeilingSettings:
         return cls(a.kind, a.events, a.rooms, a.distribution, a.bootstrap, topics, group,
                    a.parallelism, a.checkpoint_interval_ms, a.state_backend, a.rest_url,
                    a.result_file,
-                   generated_group=not a.group_id)
+                   generated_group=not a.group_id, job_args=job_args)
 
 
 @dataclass(frozen=True)
@@ -116,20 +138,83 @@ class CeilingResult:
     topics: tuple[str, ...] | None = None
 
 
+def job_settings(job_args: tuple[str, ...] | list[str], group_id: str):
+    """The counting job's settings from its flags, reading as consumer group ``group_id``."""
+    from jobs.counters.settings import Settings
+
+    return Settings.parse([*job_args, "--group-id", group_id])
+
+
+# the stage ceilings' blackholes: the truths (an upsert table, keyed as the job's sink reads
+# them) and the decoded records or dead letters
+TRUTHS_SINK, DECODED_SINK = "ceiling_truths", "ceiling_decoded"
+
+
+def stage_statements(kind: str) -> list[str]:
+    """DDL of a stage ceiling's blackholes, then its INSERTs, over the views the job's
+    pipeline creates (``decoded``, and for ``truths`` the views TRUTH_SQL reads)."""
+    from jobs.counters.counter_sink import TRUTH_FIELDS
+    from jobs.counters.decode_function import DECODED_TYPE
+    from jobs.counters.pipeline import TRUTH_SQL
+
+    if kind == DECODE:
+        names = DECODED_TYPE.field_names()
+        columns = ",\n  ".join(f"`{n}` {t}" for n, t in
+                               zip(names, map(str, DECODED_TYPE.field_types()), strict=True))
+        return [f"CREATE TEMPORARY TABLE {DECODED_SINK} (\n  {columns}\n) "
+                "WITH ('connector' = 'blackhole')",
+                f"INSERT INTO {DECODED_SINK} SELECT {', '.join(names)} FROM decoded"]
+    if kind == TRUTHS:
+        keys = {"room_id": "BIGINT NOT NULL", "wstart": "BIGINT NOT NULL",
+                "kind": "STRING NOT NULL", "gift_id": "INT NOT NULL"}
+        columns = ",\n  ".join(f"`{n}` {keys.get(n, 'BIGINT')}" for n in TRUTH_FIELDS)
+        return [f"CREATE TEMPORARY TABLE {TRUTHS_SINK} (\n  {columns},\n  PRIMARY KEY "
+                f"({', '.join(keys)}) NOT ENFORCED\n) WITH ('connector' = 'blackhole')",
+                f"CREATE TEMPORARY TABLE {DECODED_SINK} (letter STRING) "
+                "WITH ('connector' = 'blackhole')",
+                f"INSERT INTO {TRUTHS_SINK}\n{TRUTH_SQL.strip()}",
+                f"INSERT INTO {DECODED_SINK} SELECT letter FROM decoded "
+                "WHERE letter IS NOT NULL"]
+    raise ValueError(f"not a stage of the job: {kind!r}")
+
+
 def statements(s: CeilingSettings) -> list[str]:
     if s.kind == ENGINE:
         return engine_ceiling_sql(s.events, s.rooms, s.distribution)
+    if s.kind in STAGES:
+        return stage_statements(s.kind)
     return kafka_consume_sql(s.bootstrap, list(s.topics), s.group_id)
+
+
+def job_stages(t_env, job) -> None:
+    """The counting job's views up to its sink, over a bounded source (``pipeline.build``
+    without the sinks): ``decoded``, ``events`` and the views TRUTH_SQL reads."""
+    from jobs.counters.pipeline import (
+        EVENTS_SQL,
+        configure_tables,
+        decoded_table,
+        truth_query_views,
+    )
+
+    configure_tables(t_env, job)
+    decoded_table(t_env, job, bounded=True)
+    t_env.create_temporary_view("events", t_env.sql_query(EVENTS_SQL))
+    truth_query_views(t_env, job)
 
 
 def run(s: CeilingSettings) -> CeilingResult:
     started = time.monotonic()
-    jars = [kafka_connector_jar()] if s.kind == KAFKA else []
+    jars = [kafka_connector_jar()] if s.kind != ENGINE else []
     env = execution_environment(jars, s.parallelism or None)
     if s.checkpoint_interval_ms:
         env.enable_checkpointing(s.checkpoint_interval_ms)
     from pyflink.table import StreamTableEnvironment
 
+    if s.kind in STAGES:
+        from jobs.counters.main import python_bundles
+
+        job = job_settings(s.job_args, s.group_id)
+        env.configure(python_bundles(job.bundle_ms))  # the job's bundles
     t_env = StreamTableEnvironment.create(env)
     config = t_env.get_config()
     config.set("pipeline.name", f"live-counters-ceiling-{s.kind}")
@@ -143,11 +228,16 @@ def run(s: CeilingSettings) -> CeilingResult:
         config.set("state.backend.type", s.state_backend)
     events = s.events if s.kind == ENGINE else topic_messages(s.bootstrap, list(s.topics))
 
-    *ddl, insert = statements(s)
-    for stmt in ddl:
-        t_env.execute_sql(stmt)
+    if s.kind in STAGES:
+        job_stages(t_env, job)
+    stmts = statements(s)
+    inserts = [x for x in stmts if x.startswith("INSERT")]
+    for stmt in stmts:
+        if stmt not in inserts:
+            t_env.execute_sql(stmt)
     statement_set = t_env.create_statement_set()
-    statement_set.add_insert_sql(insert)
+    for insert in inserts:
+        statement_set.add_insert_sql(insert)
     job_client = statement_set.execute().get_job_client()
     job_id = str(job_client.get_job_id())
     log.info("ceiling job %s running (%s, %d events)", job_id, s.kind, events)
@@ -159,7 +249,7 @@ def run(s: CeilingSettings) -> CeilingResult:
             time.sleep(0.2)
         result = done.result()
     finally:
-        if s.kind == KAFKA and s.generated_group:
+        if s.kind != ENGINE and s.generated_group:
             delete_group(s.bootstrap, s.group_id)  # offsets Flink committed on checkpoints
     clock.poll()  # a cluster outlives the job; an embedded mini-cluster is gone by now
     net_ms = result.get_net_runtime()
@@ -172,7 +262,7 @@ def run(s: CeilingSettings) -> CeilingResult:
         state_backend=s.state_backend,
         distribution=s.distribution if s.kind == ENGINE else None,
         rooms=s.rooms if s.kind == ENGINE else None,
-        topics=s.topics if s.kind == KAFKA else None)
+        topics=s.topics if s.kind != ENGINE else None)
 
 
 # an embedded mini-cluster's REST API takes the first free port of rest.bind-port, which

@@ -24,6 +24,7 @@ import logging
 import os
 import platform
 import re
+import shlex
 import subprocess
 import time
 import uuid
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 # load.py's names for the room distributions -> the ceiling job's
 CEILING_DISTRIBUTION = {"zipf": "log-uniform", "uniform": "uniform", "hot": "hot"}
 QUIX_LIMIT_S = 300.0  # the Quix peer is stopped after this long (it is the slowest here)
+# the live platform's backlog read by the job's first stages alone (scenario "0 stage")
+PLATFORM_SOURCE = "live platform: Flink Kafka source -> blackhole"
+PLATFORM_DECODE = "live platform: source -> decode -> blackhole"
+PLATFORM_TRUTHS = "live platform: the job without its sink (truths -> blackhole)"
 SCENARIOS = ("platform", "drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
 PLATFORM_TARGET = 100_000  # events/s of the live-platform drain (the per-event-path issue)
 
@@ -184,8 +189,27 @@ class Suite:
             self.platform_drain = self._drain_measurement("0 live-platform drain",
                                                           "live-counters job", d)
             self.r.measurements.append(self.platform_drain)
+            self._platform_stages(backlog)
         finally:
             backlog.run.drop()
+
+    def _platform_stages(self, backlog) -> None:
+        """The live platform's backlog read again by the job's first stages alone, each into
+        a blackhole: what the job could reach if every later stage cost nothing (the last,
+        the job without its sink, is the most any sink could give)."""
+        from tools.bench import ceilings
+
+        topics = ",".join(backlog.topics)
+        job_args = shlex.join(backlog.run.args)
+        for subject, args in (
+                (PLATFORM_SOURCE, ["--kind", "kafka", "--topics", topics]),
+                (PLATFORM_DECODE, ["--kind", "decode", "--job-args", job_args]),
+                (PLATFORM_TRUTHS, ["--kind", "truths", "--job-args", job_args])):
+            group = f"bench-stage-{uuid.uuid4().hex[:8]}"
+            self.say(f"[0 live platform] the same backlog: {subject}")
+            self._ceiling_job(subject, [*args, "--group-id", group], scenario="0 stage",
+                              reference=self.platform_drain)
+            ceilings.delete_group(KAFKA_BOOTSTRAP, group)
 
     def backlog_scenarios(self) -> None:
         """1-3: one backlog; the job, the ceilings and the peers each read all of it."""
@@ -253,24 +277,28 @@ class Suite:
         self.r.measurements.append(m)
         self.say(f"    {m.events_per_s:,.0f} counter rows/s")
 
-    def _ceiling_job(self, subject: str, args: list[str]) -> None:
+    def _ceiling_job(self, subject: str, args: list[str], scenario: str = "2 ceiling",
+                     reference: Measurement | None = None) -> None:
+        """A ceiling job's rate as a measurement of ``scenario``, and the drain's ratio to it
+        (the long-tail drain's, or ``reference``'s)."""
         from tools.bench import ceilings
 
         try:
             res = ceilings.run_ceiling_job(args, standalone=True, parallelism=self.p)
             events = int(res["events"])
             secs = events / res["events_per_s"] if res["events_per_s"] else 0.0
-            m = Measurement("2 ceiling", subject, events, secs, None,
+            m = Measurement(scenario, subject, events, secs, None,
                             {"parallelism": self.p, "job start s": round(
                                 res["wall_s"] - (res["tasks_s"] or res["job_s"]), 1)})
         except Exception as exc:  # noqa: BLE001
-            m = Measurement("2 ceiling", subject, 0, 0.0, False, {"error": str(exc)[-300:]})
-        self._add_ceiling(m)
+            m = Measurement(scenario, subject, 0, 0.0, False, {"error": str(exc)[-300:]})
+        self._add_ceiling(m, reference)
 
-    def _add_ceiling(self, m: Measurement) -> None:
+    def _add_ceiling(self, m: Measurement, reference: Measurement | None = None) -> None:
         self.r.measurements.append(m)
-        if self.drain is not None and m.events_per_s > 0:
-            rep.add_ratio(self.drain, m, f"of {m.subject}")
+        drain = reference or self.drain
+        if drain is not None and m.events_per_s > 0:
+            rep.add_ratio(drain, m, f"of {m.subject}")
         self.say(f"    {m.subject}: {m.events:,} in {m.seconds:.1f}s = {m.events_per_s:,.0f}/s")
 
     def _peers(self, backlog) -> None:
@@ -433,8 +461,9 @@ class Suite:
             v = platform.events_per_s if platform.counts else 0.0
             self.r.targets.append(Target("live-platform drain", f">= {PLATFORM_TARGET:,} events/s",
                                          f"{v:,.0f} events/s", v >= PLATFORM_TARGET))
-        blackhole = next((m for m in ms if m.subject == "Flink Kafka source -> blackhole"
-                          and m.events_per_s), None)
+        # the live platform's own backlog read into a blackhole; else the long tail's
+        blackhole = next((m for subject in (PLATFORM_SOURCE, "Flink Kafka source -> blackhole")
+                          for m in ms if m.subject == subject and m.events_per_s), None)
         if platform is not None and blackhole is not None:
             r = platform.events_per_s / blackhole.events_per_s if platform.counts else 0.0
             self.r.targets.append(Target("live-platform drain vs Flink Kafka source -> "
@@ -473,10 +502,14 @@ class Suite:
 
 
 def add_analysis(result: BenchResult) -> None:
-    """Notes computed from the figures: what bounds the drain (idempotent: a note from an
+    """Notes computed from the figures: what bounds the drains (idempotent: a note from an
     earlier render is replaced)."""
-    result.notes[:] = [n for n in result.notes if not n.startswith("What bounds the drain")]
+    result.notes[:] = [n for n in result.notes if not n.startswith(
+        ("What bounds the drain", "What bounds the live platform"))]
     ms = result.measurements
+    platform_note = platform_stages_note(ms)
+    if platform_note:
+        result.notes.append(platform_note)
     store = next((m for m in ms if m.subject.startswith("Cassandra counter rows")), None)
     d = next((m for m in ms if m.scenario == "1 backlog drain"), None)
     if d is None or store is None or not d.seconds or not store.events_per_s:
@@ -506,6 +539,28 @@ def add_analysis(result: BenchResult) -> None:
         "ceiling above, with nothing else running). " + bound
         + (f"; Flink reads the same backlog {faster:.0f}x faster into a blackhole."
            if faster else "."))
+
+
+def platform_stages_note(ms: list[Measurement]) -> str | None:
+    """The live platform's stages as time per event: each stage's share is the difference
+    between the rates with and without it (the machine's time per event, both cores), and
+    the job without its sink is the most any sink could give."""
+    drain = next((m for m in ms if m.scenario == "0 live-platform drain" and m.counts), None)
+    stages = {m.subject: m.events_per_s for m in ms if m.scenario == "0 stage"
+              and m.events_per_s}
+    chain = [PLATFORM_SOURCE, PLATFORM_DECODE, PLATFORM_TRUTHS]
+    if drain is None or not drain.events_per_s or any(s not in stages for s in chain):
+        return None
+    us = [1e6 / stages[s] for s in chain] + [1e6 / drain.events_per_s]
+    sinkless = stages[PLATFORM_TRUTHS]
+    parts = [f"reading {us[0]:.1f}", f"the decode {us[1] - us[0]:.1f}",
+             f"dedup and aggregation {us[2] - us[1]:.1f}", f"the sink {us[3] - us[2]:.1f}"]
+    return (f"What bounds the live platform: per event, the machine spends {us[3]:.1f} µs "
+            f"(both cores; 1 / events/s) in the whole job, of which {', '.join(parts)} "
+            "(each the difference between the job's stages run alone on the same backlog, "
+            "see \"0 stage\"). Without its sink the job reaches "
+            f"{sinkless:,.0f} events/s, {sinkless / drain.events_per_s:.2f}x the whole job: "
+            "the most any sink could give.")
 
 
 def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,

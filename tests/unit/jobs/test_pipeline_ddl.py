@@ -24,3 +24,11 @@ def test_every_client_property_reaches_the_source_and_the_dead_letter_sink(tmp_p
         assert "'properties.sasl.mechanism' = 'PLAIN'" in ddl
         assert "password=\"it''s\";'" in ddl  # quoted as SQL
         assert ddl.rstrip().endswith(")")
+
+
+def test_only_a_bounded_source_ends_at_the_latest_offsets_of_its_start():
+    s = Settings.parse([])
+    assert "scan.bounded.mode" not in source_ddl(s)  # the counting job's source never ends
+    bounded = source_ddl(s, bounded=True)
+    assert "'scan.bounded.mode' = 'latest-offset'" in bounded
+    assert bounded.replace(",\n  'scan.bounded.mode' = 'latest-offset'", "") == source_ddl(s)

@@ -7,8 +7,11 @@ import re
 
 import pytest
 
+from jobs.counters.counter_sink import TRUTH_FIELDS
+from jobs.counters.decode_function import DECODED_TYPE
+from jobs.counters.pipeline import TRUTH_SQL
 from tools.bench import ceilings
-from tools.bench.ceiling_job import CeilingSettings
+from tools.bench.ceiling_job import CeilingSettings, job_settings, stage_statements
 from tools.bench.ceilings import (
     DISTRIBUTIONS,
     HOT,
@@ -215,7 +218,40 @@ def test_ceiling_settings():
                                       "--group-id", "mine"]).generated_group
 
 
+def test_the_job_stages_read_the_jobs_topics_with_the_jobs_settings():
+    s = CeilingSettings.parse(["--kind", "truths", "--job-args",
+                               "--likes-topic ceildev_l --gifts-topic ceildev_g "
+                               "--bootstrap host:9093 --bundle-ms 200 --group-id theirs"])
+    assert s.topics == ("ceildev_l", "ceildev_g") and s.bootstrap == "host:9093"
+    assert s.generated_group and s.group_id != "theirs"
+    job = job_settings(s.job_args, s.group_id)   # as the ceiling job builds the job's SQL
+    assert (job.bundle_ms, job.group_id, job.likes_topic) == (200, s.group_id, "ceildev_l")
+
+
+def test_a_stage_ceiling_is_the_jobs_sql_into_blackholes():
+    decode = stage_statements("decode")
+    assert [x.split()[0] for x in decode] == ["CREATE", "INSERT"]
+    assert with_options(decode[0]) == {"connector": "blackhole"}
+    assert decode[1].endswith("FROM decoded")
+    for name in DECODED_TYPE.field_names():   # every field of the decode step's result
+        assert f"`{name}`" in decode[0] and name in decode[1]
+    truths = stage_statements("truths")
+    ddl = [x for x in truths if x.startswith("CREATE")]
+    inserts = [x for x in truths if x.startswith("INSERT")]
+    assert len(ddl) == 2 and len(inserts) == 2
+    assert all(with_options(x) == {"connector": "blackhole"} for x in ddl)
+    # the truths as the job's sink reads them: an upsert table keyed as TRUTH_SCHEMA
+    assert "PRIMARY KEY (room_id, wstart, kind, gift_id) NOT ENFORCED" in ddl[0]
+    assert all(f"`{name}`" in ddl[0] for name in TRUTH_FIELDS)
+    assert inserts[0].endswith(TRUTH_SQL.strip())
+    assert inserts[1].endswith("FROM decoded WHERE letter IS NOT NULL")  # the dead letters
+    with pytest.raises(ValueError):
+        stage_statements("engine")
+
+
 @pytest.mark.parametrize("argv", [
+    ["--kind", "truths", "--topics", "t"],
+    ["--kind", "decode", "--job-args", "--window-ms 7"],
     ["--kind", "kafka"],
     ["--kind", "engine", "--events", "0"],
     ["--kind", "engine", "--distribution", "zipf"],

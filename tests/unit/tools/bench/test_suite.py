@@ -94,3 +94,41 @@ def test_what_bounds_the_drain_is_read_from_the_measured_tasks():
     suite.add_analysis(r)
     (note,) = [n for n in r.notes if n.startswith("What bounds the drain")]
     assert "No task is busy most of the time" in note
+
+
+def _platform_stages(s: suite.Suite) -> None:
+    s.r.measurements += [
+        Measurement("0 stage", suite.PLATFORM_SOURCE, 1_000_000, 0.5, None),   # 2,000,000/s
+        Measurement("0 stage", suite.PLATFORM_DECODE, 1_000_000, 10.0, None),  # 100,000/s
+        Measurement("0 stage", suite.PLATFORM_TRUTHS, 1_000_000, 40.0, None)]  # 25,000/s
+
+
+def test_the_live_platform_is_judged_against_its_own_backlog_read_into_a_blackhole():
+    s = _suite()
+    _ceilings(s)                                    # the long tail's: 200,000 events/s
+    _platform_stages(s)                             # the live platform's: 2,000,000 events/s
+    s.platform_drain = Measurement("0 live-platform drain", "live-counters job", 1_000_000,
+                                   10.0, True)      # 100,000 events/s
+    s.targets()
+    (t,) = [t for t in s.r.targets if "blackhole" in t.name]
+    assert not t.met and t.value == "0.05x"
+
+
+def test_what_bounds_the_live_platform_is_read_from_its_stages():
+    r = BenchResult(mode="full", command="scripts/bench", started="now", duration_s=0.0,
+                    machine={}, versions={})
+    s = suite.Suite(suite.Sizes.quick(), 2, suite.SCENARIOS, lambda _: None, r)
+    _platform_stages(s)
+    r.measurements.append(Measurement("0 live-platform drain", "live-counters job",
+                                      1_000_000, 50.0, True))  # 20,000 events/s: 50 µs
+    r.notes = ["What bounds the live platform: an older render's text"]
+    suite.add_analysis(r)
+    suite.add_analysis(r)                            # idempotent
+    (note,) = [n for n in r.notes if n.startswith("What bounds the live platform")]
+    assert "spends 50.0 µs" in note
+    assert ("reading 0.5, the decode 9.5, dedup and aggregation 30.0, the sink 10.0" in note)
+    assert "the job reaches 25,000 events/s, 1.25x the whole job" in note
+    r.measurements[-1] = Measurement("0 live-platform drain", "live-counters job",
+                                     1_000_000, 50.0, False)   # not exact: no note
+    suite.add_analysis(r)
+    assert not [n for n in r.notes if n.startswith("What bounds the live platform")]
