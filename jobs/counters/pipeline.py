@@ -115,7 +115,7 @@ SELECT /*+ STATE_TTL('grouping_rows' = '0') */
 FROM grouping_rows
 GROUP BY room_id, wstart, kind, gift_id"""
 
-_TRUTH_TYPES = {"room_id": DataTypes.BIGINT().not_null(),
+TRUTH_KEY_TYPES = {"room_id": DataTypes.BIGINT().not_null(),
                 "wstart": DataTypes.BIGINT().not_null(),
                 "kind": DataTypes.STRING().not_null(),
                 "gift_id": DataTypes.INT().not_null()}  # the key; the sums are BIGINT
@@ -124,8 +124,8 @@ _TRUTH_TYPES = {"room_id": DataTypes.BIGINT().not_null(),
 def _truth_schema() -> Schema:
     b = Schema.new_builder()
     for name in TRUTH_FIELDS:
-        b = b.column(name, _TRUTH_TYPES.get(name, DataTypes.BIGINT()))
-    return b.primary_key(*_TRUTH_TYPES).build()
+        b = b.column(name, TRUTH_KEY_TYPES.get(name, DataTypes.BIGINT()))
+    return b.primary_key(*TRUTH_KEY_TYPES).build()
 
 
 TRUTH_SCHEMA = _truth_schema()

@@ -150,26 +150,36 @@ def job_settings(job_args: tuple[str, ...] | list[str], group_id: str):
 TRUTHS_SINK, DECODED_SINK = "ceiling_truths", "ceiling_decoded"
 
 
+def sql_type(t) -> str:
+    """A PyFlink DataType as a column type of Flink SQL DDL (a bare ``VARCHAR`` there means
+    ``VARCHAR(1)``: PyFlink's STRING is written ``STRING``)."""
+    name = "STRING" if getattr(t, "length", None) == 2**31 - 1 else str(t)
+    return name if t._nullable else f"{name} NOT NULL"
+
+
 def stage_statements(kind: str) -> list[str]:
     """DDL of a stage ceiling's blackholes, then its INSERTs, over the views the job's
-    pipeline creates (``decoded``, and for ``truths`` the views TRUTH_SQL reads)."""
+    pipeline creates (``decoded``, and for ``truths`` the views TRUTH_SQL reads). The columns
+    are typed as the job types them (the decode step's result, the truth query's schema)."""
+    from pyflink.table import DataTypes
+
     from jobs.counters.counter_sink import TRUTH_FIELDS
     from jobs.counters.decode_function import DECODED_TYPE
-    from jobs.counters.pipeline import TRUTH_SQL
+    from jobs.counters.pipeline import TRUTH_KEY_TYPES, TRUTH_SQL
 
     if kind == DECODE:
         names = DECODED_TYPE.field_names()
-        columns = ",\n  ".join(f"`{n}` {t}" for n, t in
-                               zip(names, map(str, DECODED_TYPE.field_types()), strict=True))
+        columns = ",\n  ".join(f"`{n}` {sql_type(t)}" for n, t in
+                               zip(names, DECODED_TYPE.field_types(), strict=True))
         return [f"CREATE TEMPORARY TABLE {DECODED_SINK} (\n  {columns}\n) "
                 "WITH ('connector' = 'blackhole')",
                 f"INSERT INTO {DECODED_SINK} SELECT {', '.join(names)} FROM decoded"]
     if kind == TRUTHS:
-        keys = {"room_id": "BIGINT NOT NULL", "wstart": "BIGINT NOT NULL",
-                "kind": "STRING NOT NULL", "gift_id": "INT NOT NULL"}
-        columns = ",\n  ".join(f"`{n}` {keys.get(n, 'BIGINT')}" for n in TRUTH_FIELDS)
+        columns = ",\n  ".join(f"`{n}` {sql_type(TRUTH_KEY_TYPES.get(n, DataTypes.BIGINT()))}"
+                               for n in TRUTH_FIELDS)
         return [f"CREATE TEMPORARY TABLE {TRUTHS_SINK} (\n  {columns},\n  PRIMARY KEY "
-                f"({', '.join(keys)}) NOT ENFORCED\n) WITH ('connector' = 'blackhole')",
+                f"({', '.join(TRUTH_KEY_TYPES)}) NOT ENFORCED\n) "
+                "WITH ('connector' = 'blackhole')",
                 f"CREATE TEMPORARY TABLE {DECODED_SINK} (letter STRING) "
                 "WITH ('connector' = 'blackhole')",
                 f"INSERT INTO {TRUTHS_SINK}\n{TRUTH_SQL.strip()}",
