@@ -53,7 +53,7 @@ def test_the_jobs_stages_read_the_whole_backlog(kafka_bootstrap, cassandra_hosts
     import shlex
     import time
 
-    from local_stack.flink import rest_get
+    from local_stack.flink import job_restarts, rest_get
     from tools.bench.ceilings import delete_group, run_ceiling_job
 
     backlog = produce_backlog(Shape(5_000, 200, "zipf", seed=12), 1, progress=print)
@@ -73,6 +73,7 @@ def test_the_jobs_stages_read_the_whole_backlog(kafka_bootstrap, cassandra_hosts
                 time.sleep(1)
                 job = rest_get(f"/jobs/{res['job_id']}")
             assert job["state"] == "FINISHED"   # the bounded source ended at the backlog's end
+            assert job_restarts(res["job_id"]) == 0
             if kind == "truths":
                 # every valid message reached the dedup as an event (the decode's chain sends
                 # them over the network to it; the invalid ones go on as dead letters)

@@ -34,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 from local_stack.addresses import KAFKA_BOOTSTRAP
+from local_stack.flink import job_restarts
 from local_stack.paths import REPO_ROOT, StackPaths
 from tools.bench import report as rep
 from tools.bench.drain import DrainResult, produce_backlog, run_drain
@@ -290,6 +291,9 @@ class Suite:
             m = Measurement(scenario, subject, events, secs, None,
                             {"parallelism": self.p, "job start s": round(
                                 res["wall_s"] - (res["tasks_s"] or res["job_s"]), 1)})
+            restarts = job_restarts(res["job_id"])  # the cluster keeps the finished job
+            if restarts is not None:
+                m.extra[RESTARTS] = restarts
         except Exception as exc:  # noqa: BLE001
             m = Measurement(scenario, subject, 0, 0.0, False, {"error": str(exc)[-300:]})
         self._add_ceiling(m, reference)
