@@ -183,7 +183,7 @@ class ConvergingWriter:
 
 # the sink is behind when the newest event it is handed is older than this (event time, ms):
 # a backlog after an outage or a deploy, not the delay of a job that keeps up
-BEHIND_MS = 2_000
+BEHIND_MS = 5_000
 
 
 class BackgroundWriter:

@@ -59,7 +59,7 @@ class Settings:
                         "floor under how soon counts are visible; longer drains a backlog "
                         "somewhat faster (README, Performance)")
     hold_ms: int = _s(10_000, "while behind (the newest event the sink is handed is more "
-                      "than 2 s old: a backlog), the sink writes at most this often, and "
+                      "than 5 s old: a backlog), the sink writes at most this often, and "
                       "always before a checkpoint barrier, so a counter row that changes "
                       "meanwhile is written once; 0: write continuously (README, Performance)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
