@@ -116,9 +116,9 @@ FROM grouping_rows
 GROUP BY room_id, wstart, kind, gift_id"""
 
 TRUTH_KEY_TYPES = {"room_id": DataTypes.BIGINT().not_null(),
-                "wstart": DataTypes.BIGINT().not_null(),
-                "kind": DataTypes.STRING().not_null(),
-                "gift_id": DataTypes.INT().not_null()}  # the key; the sums are BIGINT
+                   "wstart": DataTypes.BIGINT().not_null(),
+                   "kind": DataTypes.STRING().not_null(),
+                   "gift_id": DataTypes.INT().not_null()}  # the key; the sums are BIGINT
 
 
 def _truth_schema() -> Schema:
