@@ -70,6 +70,9 @@ class ConvergingWriter:
         self.on_written = on_written
         self.pending: dict[RowKey, Values] = {}
         self.applied: dict[RowKey, Values] = {}
+        # what rows in doubt held when last known (a write of unknown outcome, a node that
+        # came back): what their re-read shows beyond it landed, and goes to ``on_written``
+        self.doubted: dict[RowKey, Values] = {}
         self.doubt_at = clock()                # the start: an earlier attempt's writes
         self.answered_at: float | None = None  # first answer to a request sent after it
         self._forget = False
@@ -112,13 +115,17 @@ class ConvergingWriter:
             self._forget = False
             for row, values in self.applied.items():
                 self.pending.setdefault(row, values)
+                self.doubted.setdefault(row, values)
             self.applied.clear()
             self._doubt()
         unknown = [r for r in self.pending if r not in self.applied]
         if unknown:
             self._settle()
-            self.applied.update(self.store.read(unknown))
+            read = self.store.read(unknown)
+            self.applied.update(read)
             self.stats.rows_read += len(unknown)
+            if self.doubted:
+                self._count_landed(read)
         writes: list[Write] = []
         for row, truth in list(self.pending.items()):
             w = plan_write(row, truth, self.applied[row])
@@ -141,7 +148,9 @@ class ConvergingWriter:
             doubtful = set(exc.rows)
             self.stats.ambiguous += len(doubtful)
             for row in doubtful:
-                self.applied.pop(row, None)
+                before = self.applied.pop(row, None)
+                if before is not None:
+                    self.doubted.setdefault(row, before)
             self._doubt()
             log.warning("sink: %s; re-reading them after %.1fs", exc, self.settle_s)
         self.stats.writes += 1
@@ -154,6 +163,19 @@ class ConvergingWriter:
                 self.on_written(w)
         if len(self.applied) > self.APPLIED_CACHE_ROWS:
             self.applied.clear()  # forgetting is safe: rows are read again before a write
+
+    def _count_landed(self, read: dict[RowKey, Values]) -> None:
+        """Report to ``on_written`` what re-read rows in doubt gained since last known: a
+        write that timed out but landed (or, negative, what a node lost). Without it the
+        sink's running totals (``events_counted``) would miss a landed write for good: the
+        row's next write only adds what the truth has beyond the re-read."""
+        for row, values in read.items():
+            before = self.doubted.pop(row, None)
+            if before is None or not self.on_written:
+                continue
+            landed = tuple(v - b for v, b in zip(values, before, strict=True))
+            if any(landed):
+                self.on_written(Write(row, landed))
 
     def settled(self) -> bool:
         """No write of unknown outcome since Cassandra last answered: every write sent was

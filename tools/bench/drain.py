@@ -159,7 +159,14 @@ def run_drain(backlog: Backlog, *, stall_s: float = 180,
             if run.job()["state"] == "FAILED":
                 raise BenchError("the job failed")
             if now - moved_at > stall_s:
-                raise BenchError(f"no progress for {stall_s:.0f}s at {int(counted):,} events")
+                # the metric stopped: say what Cassandra holds, so a wrong metric is told
+                # apart from a stalled job
+                report = verify.wait_until_exact(list(run.s.cassandra_hosts), run.s.keyspace,
+                                                 expected, timeout_s=0)
+                raise BenchError(f"no progress for {stall_s:.0f}s at {int(counted):,} events "
+                                 f"(events_counted); Cassandra "
+                                 f"{'exact' if report.exact else 'not exact'}: "
+                                 f"{report.summary()}")
         result.seconds = time.monotonic() - t_run
         progress(f"    complete after {result.seconds:.1f}s; checking every row")
         report = verify.wait_until_exact(list(run.s.cassandra_hosts), run.s.keyspace,

@@ -152,6 +152,28 @@ def test_ambiguous_write_is_reread_after_settle_never_doubled(outcome):
     assert w.stats.ambiguous == 1 and clock.t - t_doubt >= 6.0 and store.reads == 2
 
 
+def summed(reported, row):
+    """What ``on_written`` reported for ``row``, column by column."""
+    incs = [w.increment for w in reported if w.row == row]
+    return tuple(map(sum, zip(*incs, strict=True)))
+
+
+@pytest.mark.parametrize("outcome", ["lost", "landed"])
+def test_a_write_in_doubt_is_reported_once_whether_it_landed_or_not(outcome):
+    # the sink's events_counted sums what on_written reports: a timed-out write that landed
+    # must be reported once (the bench waits for that metric to reach the truth)
+    store, clock, reported = FakeStore(script=["ok", outcome]), Clock(), []
+    w = writer(store, clock, on_written=reported.append)
+    w.offer(T, (1, 0, 0, 1, 0))
+    w.flush()
+    w.offer(T, (4, 0, 0, 2, 0))
+    w.flush()
+    assert summed(reported, T) == store.rows[T] == (4, 0, 0, 2, 0)
+    w.offer(T, (6, 0, 0, 3, 0))
+    w.flush()
+    assert summed(reported, T) == store.rows[T] == (6, 0, 0, 3, 0)
+
+
 def test_repeated_doubt_and_read_failures_only_delay():
     store, clock = FakeStore(script=["landed", "lost", "fail", "ok"]), Clock()
     store.read_failures = 2
@@ -187,7 +209,8 @@ def test_forgetting_what_is_applied_is_safe():
 def test_paused_cassandra_writes_that_land_on_resume_are_never_doubled(resume_at):
     clock = Clock()
     store = PausedStore(clock, resume_at, rows={T: (5, 0, 0, 5, 0)})
-    w = writer(store, clock)
+    reported = []
+    w = writer(store, clock, on_written=reported.append)
     w.applied[T] = (5, 0, 0, 5, 0)   # known before the pause
     w.answered_at = 0.0
     clock.t = 1.0
@@ -197,6 +220,7 @@ def test_paused_cassandra_writes_that_land_on_resume_are_never_doubled(resume_at
     w.offer(T, (10, 0, 0, 10, 0))
     w.flush()
     assert store.rows[T] == (10, 0, 0, 10, 0)
+    assert summed(reported, T) == (5, 0, 0, 5, 0)  # what this writer added, each once
 
 
 def test_writes_lost_by_a_crashed_node_are_written_again_after_forget():
@@ -211,6 +235,19 @@ def test_writes_lost_by_a_crashed_node_are_written_again_after_forget():
     w.offer(G, (1, 100))             # T gets no new truth: it is written again anyway
     w.flush()
     assert store.rows == {T: (9, 0, 0, 9, 0), G: (1, 100)}
+
+
+def test_writes_lost_by_a_node_are_reported_as_taken_back_then_written():
+    store, clock, reported = FakeStore(), Clock(), []
+    w = writer(store, clock, on_written=reported.append)
+    w.offer(T, (9, 0, 0, 9, 0))
+    w.flush()
+    store.rows[T] = (5, 0, 0, 5, 0)  # lost the acknowledged +4
+    w.forget()
+    w.offer(G, (1, 100))
+    w.flush()
+    assert summed(reported, T) == store.rows[T] == (9, 0, 0, 9, 0)
+    assert summed(reported, G) == (1, 100)
 
 
 def test_background_writer_writes_everything_offered_before_drain_returns():
