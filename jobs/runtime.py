@@ -117,6 +117,18 @@ def flink_conf(conf_dir: Path = FLINK_CONF_DIR) -> dict[str, str]:
     return flat(yaml.safe_load((conf_dir / "config.yaml").read_text()) or {})
 
 
+JOB_JAR = "live-counters-jvm.jar"
+
+
+def job_jar(root: Path | None = None) -> Path:
+    """The job's own Java operator (``jobs/counters/jvm``, the checkpoint barrier marker in
+    front of the sink), built by scripts/setup into the cache directory."""
+    jar = (root or stack_dir()) / "lib" / "live-counters" / JOB_JAR
+    if not jar.is_file():
+        raise FileNotFoundError(f"{jar} not found: run scripts/setup (it builds jobs/counters/jvm)")
+    return jar
+
+
 def kafka_connector_jar() -> Path:
     """The shaded Kafka SQL connector fetched by scripts/setup."""
     jars = [j for j in connector_jars() if j.name.startswith("flink-sql-connector-kafka-")]

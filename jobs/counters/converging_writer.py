@@ -6,9 +6,10 @@ class adds the order of operations:
 
 - ``offer(row, truth)`` records the latest truth of a row; rows are written in batches.
 - ``flush()`` returns only when every offered row is in Cassandra at its truth, or is one
-  Cassandra already holds more of (a replay catching up: a later truth will come). The job
-  calls it at the end of every bundle, which Flink completes before each checkpoint barrier
-  passes the operator: a checkpoint never covers a truth that is not written.
+  Cassandra already holds more of (a replay catching up: a later truth will come). The sink's
+  writer thread calls it round after round (``BackgroundWriter``), and the sink waits for it
+  at the end of the bundle that Flink completes before a checkpoint barrier passes the sink:
+  a checkpoint never covers a truth that is not written.
 - What a row holds in Cassandra is read before its first write since start, and again after a
   write with unknown outcome. Such a read is trusted only when issued ``settle_ms`` after
   Cassandra was seen answering a request sent after the last doubt (the start, a timeout, a
@@ -202,6 +203,11 @@ class ConvergingWriter:
             self.sleep(wait)
 
 
+# the sink is behind when the newest event it is handed is older than this (event time, ms):
+# a backlog after an outage or a deploy, not the delay of a job that keeps up
+BEHIND_MS = 5_000
+
+
 class BackgroundWriter:
     """Runs a ``ConvergingWriter`` on a thread of its own.
 
@@ -210,16 +216,26 @@ class BackgroundWriter:
     round runs, new truths collect, and a row offered several times is written once: the
     slower Cassandra answers, the more each write carries, so a backlog costs fewer writes
     per event. ``drain()`` returns once every truth offered before the call is written (the
-    writer's guarantee); the sink calls it at the end of each bundle, so a checkpoint never
-    covers an unwritten truth. The writer is only ever used from the thread (no locking in
-    it); ``on_round(seconds)`` is called there after each round, when ``round_event_ts``
-    holds the newest event time the round's truths cover.
+    writer's guarantee); the sink calls it at the end of the bundle before each checkpoint
+    barrier, so a checkpoint never covers an unwritten truth. While behind (a backlog: the
+    newest event offered is more than ``behind_ms`` old), a round starts at most every
+    ``hold_ms`` unless a drain waits, so a row that changes many times is written once per
+    hold or checkpoint instead of once per flush. The writer is only ever used from the
+    thread (no locking in it); ``on_round(seconds)`` is called there after each round, when
+    ``round_event_ts`` holds the newest event time the round's truths cover.
     """
 
     def __init__(self, writer: ConvergingWriter,
-                 on_round: Callable[[float], None] | None = None) -> None:
+                 on_round: Callable[[float], None] | None = None, hold_ms: int = 0,
+                 behind_ms: int = BEHIND_MS,
+                 clock: Callable[[], float] = time.monotonic,
+                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.writer = writer
         self.on_round = on_round
+        self.hold_s, self.behind_ms = hold_ms / 1000, behind_ms
+        self.clock, self.now_ms = clock, now_ms
+        self._round_started = float("-inf")
+        self._draining = 0  # drain() calls waiting: no hold while one waits
         self._cond = threading.Condition()
         self._incoming: dict[RowKey, Values] = {}
         self._incoming_ts = 0  # the newest event time offered since the last round began
@@ -256,9 +272,25 @@ class BackgroundWriter:
         """Raises if the writer thread failed: the bundle (and the checkpoint after it) must
         not complete with unwritten truths; the task fails and restarts from a checkpoint."""
         with self._cond:
-            while (self._incoming or self._busy) and not self._stopped:
-                self._cond.wait()
+            self._draining += 1
+            self._cond.notify_all()
+            try:
+                while (self._incoming or self._busy) and not self._stopped:
+                    self._cond.wait()
+            finally:
+                self._draining -= 1
             self._check()
+
+    def _hold_left(self) -> float:
+        """Seconds the next round waits (call with the lock held, truths waiting). Only while
+        behind, that is while the newest event offered is more than ``behind_ms`` old (a
+        backlog): a round then starts at most every ``hold_s``, so the truths of a row that
+        changes meanwhile merge into one write. Never while a drain waits."""
+        if self.hold_s <= 0 or self._draining or not self._incoming_ts:
+            return 0.0
+        if self.now_ms() - self._incoming_ts <= self.behind_ms:
+            return 0.0
+        return self._round_started + self.hold_s - self.clock()
 
     def _check(self) -> None:
         if self._failed is not None:
@@ -278,10 +310,17 @@ class BackgroundWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._incoming and not self._stopped:
-                    self._cond.wait()
+                while not self._stopped:
+                    if self._incoming:
+                        wait = self._hold_left()
+                        if wait <= 0:
+                            break
+                        self._cond.wait(wait)
+                    else:
+                        self._cond.wait()
                 if self._stopped:
                     return
+                self._round_started = self.clock()
                 batch, self._incoming = self._incoming, {}
                 batch_ts, self._incoming_ts = self._incoming_ts, 0
                 self._busy = True

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
                 "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
                 "sink_rows_read", "sink_failures", "sink_last_round_ms",
-                "persistence_delay_ms")
+                "persistence_delay_ms", "sink_barrier_drains")
 
 
 # the truth query's columns in order (pipeline.TRUTH_SCHEMA is built from them); the sink
@@ -58,6 +58,10 @@ def truth_of(v) -> tuple[RowKey, Values] | None:
 
 # truths the sink collects, while its writer is busy, before handing them over at once
 HAND_OFF_ROWS = 512
+
+# room_id of the barrier marker row (jobs/counters/jvm: a DELETE row of -1 and ''); room ids
+# of events are positive
+MARKER_ROOM = -1
 
 
 class _ForgetOnHostChange:
@@ -90,9 +94,11 @@ class CounterSink(ProcessFunction):
     and no timers. Truths are handed to a
     writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
     while Python waits for the next bundle, and a row that changes again while a write round
-    runs is written once with its newest truth. Every truth received is written before the
-    bundle ends (see ``converging_writer.py`` for the order of operations, ``logic.py`` for why
-    it is exactly-once).
+    runs is written once with its newest truth. Every truth received is written before a
+    checkpoint barrier passes the sink: the barrier marker in front of it
+    (``pipeline.barrier_marked``) marks the bundle that ends before the barrier, and the
+    sink waits for its writer at that bundle's end, at no other (see ``converging_writer.py``
+    for the order of operations, ``logic.py`` for why it is exactly-once).
     """
 
     def __init__(self, settings: Settings, owner: str) -> None:
@@ -135,11 +141,14 @@ class CounterSink(ProcessFunction):
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
                                        before_write=self.lease.confirm)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
-        self.background = BackgroundWriter(self.writer, on_round=self._round_done)
+        self.background = BackgroundWriter(self.writer, on_round=self._round_done,
+                                           hold_ms=self.s.hold_ms)
         self.late_seen: dict[int, int] = {}
         # truths received and not yet handed to the writer (the newest per row)
         self._truths: dict[RowKey, Values] = {}
         self._truths_ts = 0
+        # a barrier marker arrived in this bundle: drain the writer at its end
+        self._barrier_due = False
         # the thread running this operator's current bundle: other operations of the worker
         # end their bundles on other threads, and must not drain (or race) this sink
         self._bundle_thread: int | None = None
@@ -160,7 +169,12 @@ class CounterSink(ProcessFunction):
     def _bundle_end(self) -> None:
         if threading.get_ident() == self._bundle_thread:
             self._hand_off()
-            self.background.drain()
+            if self._barrier_due:
+                # a checkpoint barrier follows this bundle end: it must not cover a truth
+                # that is not written (at other bundle ends the writer just goes on)
+                self._barrier_due = False
+                self.background.drain()
+                self.totals["sink_barrier_drains"] += 1
 
     def _hand_off(self) -> None:
         self.lease.check()
@@ -170,7 +184,15 @@ class CounterSink(ProcessFunction):
 
     def process_element(self, row: Row, ctx: ProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
-        if row.get_row_kind() not in (RowKind.UPDATE_BEFORE, RowKind.DELETE):
+        kind = row.get_row_kind()
+        if kind == RowKind.DELETE:
+            # the truths are an upsert stream: a DELETE is the barrier marker
+            # (pipeline.barrier_marked), sent right before a checkpoint barrier or the end
+            # of input; Flink ends this bundle before the barrier passes the sink
+            if row[_ROOM] == MARKER_ROOM:
+                self._barrier_due = True
+            return ()
+        if kind != RowKind.UPDATE_BEFORE:
             values = row[:]
             item = truth_of(values)
             if item is not None:

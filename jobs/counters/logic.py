@@ -21,7 +21,10 @@ write whose outcome is unknown (a timeout), once the write can no longer land. C
 applies the rows of one partition in one batch atomically, so a read sees all of a write or
 none of it. A row whose truth is behind what Cassandra already holds (the replay after a
 restart has not caught up yet) is not written until it has caught up, so a counter never goes
-down. One writer per row: the aggregation is partitioned by the row's key and sink subtask i
+down. No checkpoint covers a truth that is not written: a row's truth reaches the sink once
+per change, and a restored job sends it again only if the row changes again, so the sink
+waits for its writes before each checkpoint barrier passes it (``pipeline.barrier_marked``
+marks where). One writer per row: the aggregation is partitioned by the row's key and sink subtask i
 reads only from aggregation subtask i (a forward edge), so each row belongs to one subtask.
 """
 

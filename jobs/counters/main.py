@@ -33,8 +33,9 @@ def python_bundles(bundle_ms: int):
     PyFlink holds a Python operator's input until its bundle ends (or 1 MB of it collects:
     Beam's data buffer has no time limit here), so the bundle time is a floor under how soon
     a count is visible, paid twice (the decode, then the sink). The sink waits for its
-    writes at every bundle end (Flink also ends a bundle before each checkpoint barrier); in
-    a task of its own, that wait does not stop the aggregation. Measured on 2 cores
+    writes only at the bundle end before a checkpoint barrier (Flink ends a bundle there;
+    ``pipeline.barrier_marked`` marks it); in a task of its own, that wait does not stop the
+    aggregation. Measured before the sink waited at every bundle end on 2 cores
     (2026-11-30, ``scripts/bench --quick --only latency --rates 20000``): p99 produce ->
     visible 1.2-1.4 s with 50 ms bundles and 500 ms flushes, 1.9 s with 200 ms bundles, 2.2 s
     with 200 ms bundles and 1 s flushes; a backlog drains about 10% faster with 200 ms
@@ -168,7 +169,7 @@ def prepare(session, settings: Settings, owner: str):
         sys.exit(3)
     log.info("writer lease of keyspace %s taken by %s", settings.keyspace, owner)
 
-    from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
+    from jobs.runtime import execution_environment, is_submitted, job_jar, kafka_connector_jar
 
     def refuse(code: int, why: str):
         WriterLease(session, settings.keyspace).release(owner)
@@ -180,7 +181,7 @@ def prepare(session, settings: Settings, owner: str):
                   "flink run -s PATH")
     # the execution environment prepares the embedded JVM before anything starts it
     # (importing the pipeline does: its Python functions' modules build PyFlink objects)
-    env = execution_environment([kafka_connector_jar()], settings.parallelism or None,
+    env = execution_environment([kafka_connector_jar(), job_jar()], settings.parallelism or None,
                                 settings.from_savepoint or None)
     restoring = restore_path(env)
     try:

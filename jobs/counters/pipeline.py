@@ -6,8 +6,11 @@
       -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
-      -> Cassandra counter rows brought to their truth             [Python, forward from the
-                                                                    aggregation's subtasks]
+      -> barrier marker: a marker row before each checkpoint       [JVM, jobs/counters/jvm,
+         barrier                                                    forward]
+      -> Cassandra counter rows brought to their truth             [Python, chained to the
+                                                                    marker: waits for its
+                                                                    writes only there]
 
 Per-event work stays in the JVM except the stateless decode, which Python does on Arrow
 batches (no per-event crossing between the JVM and Python); Python sees rows one at a time
@@ -221,10 +224,32 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     # Forward from the aggregation's subtasks, not keyed again: the aggregation is partitioned
     # by the counter row's key, so each row has one writer already, and a key_by would send
     # every truth through Python twice (PyFlink computes keys in a Python map). A task of its
-    # own, not chained: while the sink waits for its writes at a bundle end, the aggregation
-    # goes on folding new events into truths (chained, the wait stopped it too; measured on
-    # 2 cores: 1M events over 1,000 rooms 10.8-13.0k -> 13.5-16.9k events/s, 300k events
-    # over 100k rooms 2.8k -> 3.7k).
-    (truths.forward()
-        .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters")
-        .start_new_chain())
+    # own, not chained to the aggregation: while the sink waits for its writes before a
+    # checkpoint barrier, the aggregation goes on folding new events into truths. The barrier
+    # marker heads that task, chained to the sink.
+    (barrier_marked(truths.forward())
+        .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters"))
+
+
+def _marker_field_types() -> str:
+    """The truth rows' field types for the barrier marker: L (BIGINT), I (INT), S (STRING)."""
+    from pyflink.table.types import BigIntType, IntType, VarCharType
+
+    letters = {BigIntType: "L", IntType: "I", VarCharType: "S"}
+    return "".join(letters[type(TRUTH_KEY_TYPES.get(name, DataTypes.BIGINT()))]
+                   for name in TRUTH_FIELDS)
+
+
+def barrier_marked(truths: DataStream) -> DataStream:
+    """``truths`` through the job's Java operator ``livecounters.BarrierMarker``
+    (``jobs/counters/jvm``, shipped as ``jobs.runtime.job_jar``): it passes every truth on and
+    sends a marker row (kind DELETE, room_id -1) right before each checkpoint barrier and at
+    the end of input, so the Python sink after it knows which of its bundle ends precedes a
+    barrier: only there must it wait for its writes (``counter_sink.CounterSink``). Starts a
+    new chain; the sink chains to it."""
+    from pyflink.java_gateway import get_gateway
+
+    j = truths._j_data_stream
+    operator = get_gateway().jvm.livecounters.BarrierMarker(_marker_field_types())
+    return (DataStream(j.transform("barrier-marker", j.getType(), operator))
+            .name("barrier-marker").uid("barrier-marker").start_new_chain())

@@ -58,6 +58,10 @@ class Settings:
                         "input until its bundle ends (or 1 MB of it collects), so this is a "
                         "floor under how soon counts are visible; longer drains a backlog "
                         "somewhat faster (README, Performance)")
+    hold_ms: int = _s(10_000, "while behind (the newest event the sink is handed is more "
+                      "than 5 s old: a backlog), the sink writes at most this often, and "
+                      "always before a checkpoint barrier, so a counter row that changes "
+                      "meanwhile is written once; 0: write continuously (README, Performance)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
                              "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "
@@ -144,7 +148,7 @@ class Settings:
                      "watermark_delay_ms", "cassandra_port"):
             if getattr(self, name) <= 0:
                 return f"--{name.replace('_', '-')} must be positive"
-        for name in ("checkpoint_interval_ms", "parallelism", "lease_wait_ms"):
+        for name in ("checkpoint_interval_ms", "parallelism", "lease_wait_ms", "hold_ms"):
             if getattr(self, name) < 0:
                 return f"--{name.replace('_', '-')} must be 0 (the default) or more"
         if not self.cassandra_hosts:

@@ -11,13 +11,13 @@ from pyflink.table import StreamTableEnvironment
 
 from jobs.counters.pipeline import build
 from jobs.counters.settings import Settings
-from jobs.runtime import execution_environment, kafka_connector_jar
+from jobs.runtime import execution_environment, job_jar, kafka_connector_jar
 
 pytestmark = pytest.mark.flink
 
 
 def _env():
-    env = execution_environment([kafka_connector_jar()], parallelism=2)
+    env = execution_environment([kafka_connector_jar(), job_jar()], parallelism=2)
     t_env = StreamTableEnvironment.create(env)
     build(env, t_env, Settings.parse([]), owner="test-graph")
     return env
@@ -46,8 +46,9 @@ def test_the_sink_writes_each_row_from_the_aggregation_subtask_that_owns_it():
 
 
 def test_the_sink_is_a_task_of_its_own_so_its_waits_do_not_stop_the_aggregation():
-    # the tasks Flink would run (operator chains), from the job graph PyFlink submits
+    # the tasks Flink would run (operator chains), from the job graph PyFlink submits; the
+    # barrier marker heads the sink's task (it must see every truth the sink sees, in order)
     graph = _env()._generate_stream_graph(False).getJobGraph()
     tasks = [v.getName() for v in graph.getVerticesSortedTopologicallyFromSources()]
-    assert tasks[-1] == "cassandra-counters", tasks
+    assert tasks[-1] == "barrier-marker -> cassandra-counters", tasks
     assert "GlobalGroupAggregate" in tasks[-2], tasks

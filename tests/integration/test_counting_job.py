@@ -103,6 +103,14 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         # covers is what counts), and the job ran for minutes at most: per subtask, a delay
         # of more than 0 and less than 10 minutes
         assert 0 < metrics["persistence_delay_ms"] < 2 * 600_000, metrics
+        # the sink waited for its writes before every checkpoint barrier: each completed
+        # checkpoint passed a barrier marker through both sink subtasks, and each marker
+        # made its subtask drain its writer (pipeline.barrier_marked)
+        completed = rest_get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+        assert completed > 0
+        drains = _metric_sums(job_id, ["sink_barrier_drains"],
+                              until=lambda m: m["sink_barrier_drains"] >= 2 * completed)
+        assert drains["sink_barrier_drains"] >= 2 * completed, (drains, completed)
         _assert_prometheus_signals(job_id, s, workload)
     finally:
         import urllib.request

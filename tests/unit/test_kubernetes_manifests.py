@@ -76,9 +76,23 @@ def _manifest() -> dict:
     return yaml.safe_load((K8S_DIR / "live-counters.yaml").read_text())
 
 
-def _instructions() -> list[tuple[str, str]]:
-    """The Dockerfile's instructions as (INSTRUCTION, arguments): continuation lines joined,
-    comment lines dropped (also inside a continued instruction, as Docker does)."""
+def _instructions(stage: str | None = None) -> list[tuple[str, str]]:
+    """The instructions of one stage of the Dockerfile (default: the last, the image) as
+    (INSTRUCTION, arguments), its FROM first: continuation lines joined, comment lines
+    dropped (also inside a continued instruction, as Docker does). ``stage``: the stage
+    named so (FROM ... AS stage)."""
+    stages: dict[str | None, list[tuple[str, str]]] = {}
+    for word, rest in _all_instructions():
+        if word == "FROM":
+            tokens = rest.split()
+            name = tokens[2] if len(tokens) == 3 and tokens[1].upper() == "AS" else None
+            stages[name] = current = []
+            last = name
+        current.append((word, rest))
+    return stages[stage if stage is not None else last]
+
+
+def _all_instructions() -> list[tuple[str, str]]:
     out, current = [], ""
     for line in (K8S_DIR / "Dockerfile").read_text().splitlines():
         stripped = line.strip()
@@ -94,8 +108,8 @@ def _instructions() -> list[tuple[str, str]]:
     return out
 
 
-def _args(instruction: str) -> list[list[str]]:
-    return [shlex.split(rest) for word, rest in _instructions() if word == instruction]
+def _args(instruction: str, stage: str | None = None) -> list[list[str]]:
+    return [shlex.split(rest) for word, rest in _instructions(stage) if word == instruction]
 
 
 def _env() -> dict[str, str]:
@@ -108,10 +122,11 @@ def _env() -> dict[str, str]:
     return out
 
 
-def _transfers(instruction: str) -> list[tuple[list[str], list[str], str]]:
+def _transfers(instruction: str, stage: str | None = None
+               ) -> list[tuple[list[str], list[str], str]]:
     """(flags, sources, destination) of each COPY or ADD."""
     out = []
-    for tokens in _args(instruction):
+    for tokens in _args(instruction, stage):
         flags = [t for t in tokens if t.startswith("--")]
         rest = [t for t in tokens if not t.startswith("--")]
         out.append((flags, rest[:-1], rest[-1]))
@@ -121,7 +136,9 @@ def _transfers(instruction: str) -> list[tuple[list[str], list[str], str]]:
 def _copied_dirs() -> dict[str, PurePosixPath]:
     """Repository directory -> where COPY puts its contents in the image."""
     out = {}
-    for _, sources, dest in _transfers("COPY"):
+    for flags, sources, dest in _transfers("COPY"):
+        if any(f.startswith("--from=") for f in flags):
+            continue  # from another stage or image, not from the repository
         for src in sources:
             assert (REPO_ROOT / src).is_dir(), f"COPY {src}: not a directory of the repository"
             assert len(sources) == 1, "COPY of several directories flattens their contents"
@@ -468,3 +485,25 @@ def test_the_driver_and_workers_run_on_the_images_virtual_environment():
 
 def test_the_job_file_is_the_counting_jobs_main_in_the_image():
     assert _in_repo(_python_arg("-py")) == JOB_FILE
+
+
+def test_the_jobs_java_operator_is_built_against_the_images_flink_and_lands_where_the_job_looks(
+        monkeypatch):
+    """jobs/counters/jvm is compiled in a JDK stage against the flink-dist jar of the image
+    the job runs on, and the jar lands where jobs/runtime.py job_jar() looks for it."""
+    from jobs.runtime import JOB_JAR
+
+    (image,) = [tokens[0] for tokens in _args("FROM")]
+    (build_from,) = _args("FROM", "jvm")
+    assert re.fullmatch(r"eclipse-temurin:17-jdk(-\w+)?", build_from[0]), build_from
+    copies = _transfers("COPY", "jvm")
+    dist = [(f, s) for f, s, _ in copies if f == [f"--from={image}"]]
+    flink = _pinned("apache-flink")
+    assert dist and dist[0][1] == [f"/opt/flink/lib/flink-dist-{flink}.jar"], copies
+    assert [s for f, s, _ in copies if not f] == [["jobs/counters/jvm/"]]
+    assert (REPO_ROOT / "jobs" / "counters" / "jvm").is_dir()
+    (flags, (src,), dest) = [t for t in _transfers("COPY") if "--from=jvm" in t[0]][0]
+    assert src.endswith("/" + JOB_JAR) and dest.endswith("/")
+    monkeypatch.setenv("LIVE_COUNTERS_STACK_DIR", _env()["LIVE_COUNTERS_STACK_DIR"])
+    assert StackPaths.from_env().lib("live-counters") == Path(dest)
+    assert any(f.startswith("--chown=flink") for f in flags)

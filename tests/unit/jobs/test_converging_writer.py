@@ -404,3 +404,131 @@ def test_a_truth_query_row_names_its_counter_row(values, expected):
     from jobs.counters.counter_sink import truth_of
 
     assert truth_of(values) == expected
+
+
+class CountingStore(FakeStore):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.write_calls = 0
+        self.rows_sent = 0
+
+    def write(self, writes):
+        self.write_calls += 1
+        self.rows_sent += len(writes)
+        super().write(writes)
+
+
+def _wait_for(condition, timeout_s=5.0):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_behind_the_writer_holds_changed_rows_and_writes_each_once_at_the_drain():
+    """A backlog (events far older than BEHIND_MS): after a round, the next waits up to
+    hold_ms, and the truths of a row offered meanwhile merge into one write; a drain (before
+    a checkpoint barrier) writes them at once."""
+    import time
+
+    from jobs.counters.converging_writer import BackgroundWriter
+
+    store = CountingStore()
+    now = 10_000_000
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), hold_ms=60_000,
+                          now_ms=lambda: now)
+    try:
+        bg.offer(G, (1, 5), now - 60_000)  # the first round starts at once
+        _wait_for(lambda: store.rows.get(G) == (1, 5) and bg.idle)
+        for likes in range(1, 101):
+            bg.offer(T, (likes, 0, 0, likes, 0), now - 60_000)
+        time.sleep(0.3)
+        assert store.write_calls == 1 and T not in store.rows  # held
+        bg.drain()
+        assert store.rows[T] == (100, 0, 0, 100, 0)
+        assert store.write_calls == 2 and store.rows_sent == 2  # 100 truths, one write
+    finally:
+        bg.stop()
+
+
+def test_a_writer_that_keeps_up_does_not_hold():
+    """Events newer than BEHIND_MS: every round starts as soon as truths are there."""
+    from jobs.counters.converging_writer import BEHIND_MS, BackgroundWriter
+
+    store = CountingStore()
+    now = 10_000_000
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), hold_ms=60_000,
+                          now_ms=lambda: now)
+    try:
+        for likes in range(1, 4):
+            bg.offer(T, (likes, 0, 0, likes, 0), now - BEHIND_MS)
+            _wait_for(lambda likes=likes: store.rows.get(T) == (likes, 0, 0, likes, 0))
+        assert store.write_calls == 3
+    finally:
+        bg.stop()
+
+
+class _FakeBackground:
+    def __init__(self):
+        self.offered, self.drains, self.idle = [], 0, False
+
+    def offer_many(self, truths, ts):
+        self.offered.append(dict(truths))
+
+    def drain(self):
+        self.drains += 1
+
+
+def _sink_without_services():
+    """A CounterSink whose Cassandra side (opened in ``open``) is replaced by fakes."""
+    import threading
+
+    from jobs.counters.counter_sink import SINK_METRICS, CounterSink
+    from jobs.counters.settings import Settings
+
+    class Lease:
+        def check(self):
+            pass
+
+    class Counter:
+        def inc(self, n):
+            pass
+
+    sink = CounterSink(Settings.parse([]), "test")
+    sink.background, sink.lease, sink.m_late = _FakeBackground(), Lease(), Counter()
+    sink.totals = dict.fromkeys(SINK_METRICS, 0)
+    sink.late_seen, sink._truths, sink._truths_ts = {}, {}, 0
+    sink._barrier_due, sink._bundle_thread = False, threading.get_ident()
+    return sink
+
+
+def _row(values, kind=None):
+    from pyflink.common import Row
+    from pyflink.common.types import RowKind
+
+    row = Row(*values)
+    row.set_row_kind(kind or RowKind.INSERT)
+    return row
+
+
+def test_the_sink_waits_for_its_writes_only_at_the_bundle_end_after_a_barrier_marker():
+    from pyflink.common.types import RowKind
+
+    sink = _sink_without_services()
+    truth = (7, -1, "", -1, 5, 0, 0, 5, 0, 0, 99)
+    sink.process_element(_row(truth, RowKind.UPDATE_AFTER), None)
+    sink._bundle_end()
+    assert sink.background.offered == [{(TOTALS, 7, 0): (5, 0, 0, 5, 0)}]
+    assert sink.background.drains == 0  # a bundle end without a barrier behind it
+    # the marker of pipeline.barrier_marked: a DELETE row of -1 and ''
+    marker = (-1, -1, "", -1, -1, -1, -1, -1, -1, -1, -1)
+    sink.process_element(_row(marker, RowKind.DELETE), None)
+    sink.process_element(_row((7, -1, "", -1, 6, 0, 0, 6, 0, 0, 99)), None)
+    sink._bundle_end()
+    assert sink.background.drains == 1 and sink.totals["sink_barrier_drains"] == 1
+    assert sink.background.offered[-1] == {(TOTALS, 7, 0): (6, 0, 0, 6, 0)}
+    assert all(row[1] != -1 for batch in sink.background.offered for row in batch)
+    sink._bundle_end()
+    assert sink.background.drains == 1  # once per marker

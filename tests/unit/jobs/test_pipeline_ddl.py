@@ -32,3 +32,17 @@ def test_only_a_bounded_source_ends_at_the_latest_offsets_of_its_start():
     bounded = source_ddl(s, bounded=True)
     assert "'scan.bounded.mode' = 'latest-offset'" in bounded
     assert bounded.replace(",\n  'scan.bounded.mode' = 'latest-offset'", "") == source_ddl(s)
+
+
+def test_the_barrier_marker_is_told_the_truth_rows_field_types():
+    """livecounters.BarrierMarker builds its marker row from these letters (L BIGINT,
+    I INT, S STRING), one per column of the truth query, in order."""
+    from jobs.counters.counter_sink import TRUTH_FIELDS
+    from jobs.counters.pipeline import _marker_field_types
+
+    types = _marker_field_types()
+    assert len(types) == len(TRUTH_FIELDS)
+    assert dict(zip(TRUTH_FIELDS, types, strict=True)) == {
+        "room_id": "L", "wstart": "L", "kind": "S", "gift_id": "I", "likes": "L",
+        "gift_count": "L", "gift_value": "L", "events": "L", "duplicates": "L",
+        "late_events": "L", "max_ts": "L"}
