@@ -206,10 +206,6 @@ class ConvergingWriter:
 # the sink is behind when the newest event it is handed is older than this (event time, ms):
 # a backlog after an outage or a deploy, not the delay of a job that keeps up
 BEHIND_MS = 5_000
-# a hold ends once no truth was offered for this long (ms): the backlog is drained (the
-# aggregation sends truths every mini-batch while input flows), and what is held is written
-# at once instead of at the next checkpoint or the hold's end
-QUIET_MS = 1_000
 
 
 class BackgroundWriter:
@@ -223,22 +219,20 @@ class BackgroundWriter:
     writer's guarantee); the sink calls it at the end of the bundle before each checkpoint
     barrier, so a checkpoint never covers an unwritten truth. While behind (a backlog: the
     newest event offered is more than ``behind_ms`` old), a round starts at most every
-    ``hold_ms`` unless a drain waits or no truth came for ``quiet_ms`` (the backlog is
-    drained), so a row that changes many times is written once per hold or checkpoint
-    instead of once per flush. The writer is only ever used from the
+    ``hold_ms`` unless a drain waits, so a row that changes many times is written once per
+    hold or checkpoint instead of once per flush. The writer is only ever used from the
     thread (no locking in it); ``on_round(seconds)`` is called there after each round, when
     ``round_event_ts`` holds the newest event time the round's truths cover.
     """
 
     def __init__(self, writer: ConvergingWriter,
                  on_round: Callable[[float], None] | None = None, hold_ms: int = 0,
-                 behind_ms: int = BEHIND_MS, quiet_ms: int = QUIET_MS,
+                 behind_ms: int = BEHIND_MS,
                  clock: Callable[[], float] = time.monotonic,
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.writer = writer
         self.on_round = on_round
-        self.hold_s, self.behind_ms, self.quiet_s = hold_ms / 1000, behind_ms, quiet_ms / 1000
-        self._offered_at = float("-inf")  # when truths were last offered (clock)
+        self.hold_s, self.behind_ms = hold_ms / 1000, behind_ms
         self.clock, self.now_ms = clock, now_ms
         self._round_started = float("-inf")
         self._draining = 0  # drain() calls waiting: no hold while one waits
@@ -265,7 +259,6 @@ class BackgroundWriter:
         with self._cond:
             self._check()
             self._incoming.update(truths)
-            self._offered_at = self.clock()
             if event_ts is not None and event_ts > self._incoming_ts:
                 self._incoming_ts = event_ts
             self._cond.notify_all()
@@ -292,14 +285,12 @@ class BackgroundWriter:
         """Seconds the next round waits (call with the lock held, truths waiting). Only while
         behind, that is while the newest event offered is more than ``behind_ms`` old (a
         backlog): a round then starts at most every ``hold_s``, so the truths of a row that
-        changes meanwhile merge into one write. Never while a drain waits, and not past
-        ``quiet_s`` without a new truth (the end of a backlog is written at once)."""
+        changes meanwhile merge into one write. Never while a drain waits."""
         if self.hold_s <= 0 or self._draining or not self._incoming_ts:
             return 0.0
         if self.now_ms() - self._incoming_ts <= self.behind_ms:
             return 0.0
-        now = self.clock()
-        return min(self._round_started + self.hold_s, self._offered_at + self.quiet_s) - now
+        return self._round_started + self.hold_s - self.clock()
 
     def _check(self) -> None:
         if self._failed is not None:

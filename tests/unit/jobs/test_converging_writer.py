@@ -453,31 +453,6 @@ def test_behind_the_writer_holds_changed_rows_and_writes_each_once_at_the_drain(
         bg.stop()
 
 
-def test_a_hold_ends_when_no_truth_comes_for_quiet_ms():
-    """The end of a backlog: held truths are written once the truths stop coming, not at
-    the next checkpoint or the hold's end."""
-    import time
-
-    from jobs.counters.converging_writer import BackgroundWriter
-
-    store = CountingStore()
-    now = 10_000_000
-    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), hold_ms=60_000, quiet_ms=300,
-                          now_ms=lambda: now)
-    try:
-        bg.offer(G, (1, 5), now - 60_000)
-        _wait_for(lambda: store.rows.get(G) == (1, 5) and bg.idle)
-        t0 = time.monotonic()
-        for likes in range(1, 11):           # truths keep coming: the hold goes on
-            bg.offer(T, (likes, 0, 0, likes, 0), now - 60_000)
-            time.sleep(0.1)
-        assert T not in store.rows
-        _wait_for(lambda: store.rows.get(T) == (10, 0, 0, 10, 0))  # quiet: written
-        assert time.monotonic() - t0 < 5 and store.write_calls == 2
-    finally:
-        bg.stop()
-
-
 def test_a_writer_that_keeps_up_does_not_hold():
     """Events newer than BEHIND_MS: every round starts as soon as truths are there."""
     from jobs.counters.converging_writer import BEHIND_MS, BackgroundWriter
