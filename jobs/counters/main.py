@@ -48,6 +48,34 @@ def python_bundles(bundle_ms: int):
     return conf
 
 
+def engine_options():
+    """Flink settings the job's own work asks for, set by the job so that they hold on any
+    cluster whatever its defaults. All three are for the dedup, which looks up and writes
+    every event's id in RocksDB (10M ids in the live-platform benchmark, 2 h of ids on a
+    platform), almost always an id it has never seen:
+
+    - ``state.backend.rocksdb.use-bloom-filter``: a lookup of an id that is not there is
+      answered by a filter instead of reading index and data blocks of every level;
+    - ``state.backend.rocksdb.memory.partitioned-index-filters``: index and filter blocks cut
+      into small partitions under a pinned top level. Without it each SST file's index and
+      filter are single blocks that grow with the file (3.8 MB of filter at 3M ids a
+      subtask), larger than a shard of the slot's block cache (3.77 MB here); such a block
+      is evicted as soon as it is read, and every lookup reads it again (the dedup then
+      stalls: README, Performance);
+    - ``pipeline.object-reuse``: chained operators hand a row on instead of copying it (every
+      event passes five chained operators from the dedup to the local aggregation, three
+      rows an event after the unnest). The job's JVM operators (Flink's SQL operators and
+      conversions, its Kafka sink, ``livecounters.BarrierMarker``) keep no row they were
+      handed; its Python operators get rows serialized."""
+    from pyflink.common import Configuration
+
+    conf = Configuration()
+    conf.set_string("state.backend.rocksdb.use-bloom-filter", "true")
+    conf.set_string("state.backend.rocksdb.memory.partitioned-index-filters", "true")
+    conf.set_string("pipeline.object-reuse", "true")
+    return conf
+
+
 class StartRefused(Exception):
     """The job must not start; ``str()`` says why and what to do."""
 
@@ -229,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     from jobs.counters.pipeline import build
 
     env.configure(python_bundles(settings.bundle_ms))
+    env.configure(engine_options())
     if settings.checkpoint_interval_ms:
         env.enable_checkpointing(settings.checkpoint_interval_ms)
     t_env = StreamTableEnvironment.create(env)

@@ -221,10 +221,11 @@ def run(s: CeilingSettings) -> CeilingResult:
     from pyflink.table import StreamTableEnvironment
 
     if s.kind in STAGES:
-        from jobs.counters.main import python_bundles
+        from jobs.counters.main import engine_options, python_bundles
 
         job = job_settings(s.job_args, s.group_id)
         env.configure(python_bundles(job.bundle_ms))  # the job's bundles
+        env.configure(engine_options())  # and its engine settings
     t_env = StreamTableEnvironment.create(env)
     config = t_env.get_config()
     config.set("pipeline.name", f"live-counters-ceiling-{s.kind}")
