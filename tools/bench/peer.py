@@ -205,6 +205,21 @@ def open_keyspace(hosts: Sequence[str], keyspace: str,
 
 # --- the kafka-python peer ----------------------------------------------------------------
 
+def _wait_for_partitions(consumer: Any, topics: list[str], timeout_s: float) -> None:
+    """Wait until ``consumer`` knows the partitions of every topic. A consumer that joins its
+    group before then is assigned no partitions of the topic (kafka-python's assignor logs
+    "No partition metadata") and sees no message until its next metadata refresh, minutes
+    later. Raises TimeoutError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    missing = list(topics)
+    while missing:
+        missing = [t for t in missing if not consumer.partitions_for_topic(t)]
+        if missing and time.monotonic() > deadline:
+            raise TimeoutError(f"no partition metadata for {missing} after {timeout_s:.0f} s")
+        if missing:
+            time.sleep(0.2)
+
+
 def run_kafka_python_peer(bootstrap: str, likes_topic: str, gifts_topic: str,
                           cassandra_hosts: list[str], keyspace: str, window_ms: int,
                           total_messages: int,
@@ -250,12 +265,14 @@ def run_kafka_python_peer(bootstrap: str, likes_topic: str, gifts_topic: str,
 
     try:
         consumer = KafkaConsumer(
-            likes_topic, gifts_topic, bootstrap_servers=bootstrap, group_id=group_id,
+            bootstrap_servers=bootstrap, group_id=group_id,
             auto_offset_reset="earliest", enable_auto_commit=False,
             fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_min_bytes=1024 * 1024, fetch_max_wait_ms=100, max_poll_records=20_000,
             receive_buffer_bytes=4 * 1024 * 1024, check_crcs=check_crcs,
             max_poll_interval_ms=600_000)
+        _wait_for_partitions(consumer, [likes_topic, gifts_topic], idle_timeout_s)
+        consumer.subscribe([likes_topic, gifts_topic])
         last_flush = last_progress = last_message = time.monotonic()
         while consumed < total_messages:
             batches = consumer.poll(timeout_ms=200)
