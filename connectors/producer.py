@@ -10,10 +10,13 @@
 Guarantees: an idempotent producer with ``acks=all``, keyed by room id (ASCII decimal), so
 one room's events stay in one partition and in order. Every event carries a unique
 ``event_id`` (the job counts an id once), so resending after an error never double counts.
-Send errors are not swallowed: ``flush()`` (and leaving the ``with`` block) raises
-``ProduceError`` listing them. Rapid likes of one user in one room within ``merge_ms`` are
-sent as one event whose ``count`` is their sum ("10 likes in 3 s"); ``merge_ms=0`` turns
-merging off.
+Send errors are not swallowed: a send Kafka refuses at once raises ``ProduceError`` at the
+call; any other failure, a merged like's included, is raised by the next ``flush()`` (and by
+leaving the ``with`` block). Either way ``ProduceError.failed`` holds each event as it was
+encoded, for ``resend()``. Rapid likes of one user in one room within ``merge_ms`` are sent as
+one event whose ``count`` is their sum ("10 likes in 3 s"); ``merge_ms=0`` turns merging off.
+A background thread sends merged likes; it survives every error, and no call waits for
+another's send (a send blocks up to ``max_block_ms`` while Kafka has no metadata for a topic).
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from connectors.avro_codec import SchemaRegistry
 from connectors.events import MAX_COUNT, Invalid, gift_record, like_record, validate
@@ -34,16 +37,51 @@ from connectors.events import MAX_COUNT, Invalid, gift_record, like_record, vali
 log = logging.getLogger(__name__)
 
 
-class ProduceError(RuntimeError):
-    """Events Kafka did not acknowledge; ``errors`` holds (event_id, exception) pairs."""
+@dataclass(frozen=True)
+class FailedEvent:
+    """An event Kafka did not take or did not acknowledge.
 
-    def __init__(self, errors: list[tuple[str, BaseException]]) -> None:
-        super().__init__(f"{len(errors)} events not acknowledged; first: {errors[0][1]!r}")
-        self.errors = errors
+    ``value`` is the encoded event with its ``event_id``: ``CounterProducer.resend`` sends
+    exactly it again, and the job counts an id once, so a resend never double counts.
+    ``record`` is the event's fields (for a merged like, the merged ``count``).
+    """
+
+    event_id: str
+    topic: str
+    room_id: int | None
+    value: bytes
+    record: dict[str, Any] | None
+    error: BaseException
+
+
+class ProduceError(RuntimeError):
+    """Events Kafka did not take or acknowledge.
+
+    ``failed`` holds a ``FailedEvent`` for each (resend them with ``CounterProducer.resend``);
+    ``errors`` the same as (event_id, exception) pairs.
+    """
+
+    def __init__(self, failed: list[FailedEvent]) -> None:
+        super().__init__(f"{len(failed)} events not acknowledged; first: {failed[0].error!r}")
+        self.failed = failed
+
+    @property
+    def errors(self) -> list[tuple[str, BaseException]]:
+        return [(f.event_id, f.error) for f in self.failed]
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass
+class _Merge:
+    """Likes of one user in one room being merged into one event."""
+
+    event_id: str
+    count: int
+    ts: int          # the first tap's time
+    opened: int      # the clock when the merge opened
 
 
 class CounterProducer:
@@ -60,10 +98,14 @@ class CounterProducer:
         config = {"acks": "all", "enable_idempotence": True, "linger_ms": 5,
                   "bootstrap_servers": bootstrap_servers, **kafka_config}
         self._producer = KafkaProducer(**config)
-        self._lock = threading.Lock()
-        self._errors: list[tuple[str, BaseException]] = []
-        # (room, user) -> [event_id, count, ts of the first tap, clock when the merge opened]
-        self._merging: dict[tuple[int, int], list] = {}
+        # guards _merging, _failed and _handing_over; held only for dictionary work, never
+        # across a send (a send can block for max_block_ms waiting for metadata)
+        self._lock = threading.Condition()
+        self._failed: list[FailedEvent] = []
+        self._merging: dict[tuple[int, int], _Merge] = {}
+        # merged likes taken out of _merging whose send() has not returned yet: flush()
+        # waits for them, or it could return before they are even in the producer
+        self._handing_over = 0
         self._closed = threading.Event()
         self._flusher = None
         if merge_ms > 0:
@@ -75,7 +117,12 @@ class CounterProducer:
 
     def like(self, room_id: int, user_id: int, count: int = 1, *, ts: int | None = None,
              event_id: str | None = None) -> None:
-        """Publish ``count`` likes (taps) of ``user_id`` in ``room_id``."""
+        """Publish ``count`` likes (taps) of ``user_id`` in ``room_id``.
+
+        Unmerged (``merge_ms=0`` or an ``event_id`` given): a send Kafka refuses at once
+        raises ``ProduceError`` here. Merged: the like is sent within ``merge_ms``, and a
+        failure of its merged event is raised by the next ``flush()``.
+        """
         now = self.clock()
         ts = now if ts is None else ts
         _refuse_invalid("LikeEvent", like_record(event_id or _AN_ID, room_id, user_id, count,
@@ -83,15 +130,15 @@ class CounterProducer:
         if self.merge_ms <= 0 or event_id is not None:
             self._send_like(event_id or uuid.uuid4().hex, room_id, user_id, count, ts)
             return
+        key = (room_id, user_id)
         with self._lock:
-            m = self._merging.get((room_id, user_id))
-            if m is not None and m[1] + count <= MAX_COUNT and now - m[3] < self.merge_ms:
-                m[1] += count
+            m = self._merging.get(key)
+            if m is not None and m.count + count <= MAX_COUNT and now - m.opened < self.merge_ms:
+                m.count += count
                 return
-            if m is not None:
-                del self._merging[(room_id, user_id)]
-                self._send_like(m[0], room_id, user_id, m[1], m[2])
-            self._merging[(room_id, user_id)] = [uuid.uuid4().hex, count, ts, now]
+            closed = self._take([key]) if m is not None else []
+            self._merging[key] = _Merge(uuid.uuid4().hex, count, ts, now)
+        self._hand_over(closed)
 
     def gift(self, room_id: int, user_id: int, gift_id: int, quantity: int, unit_value: int, *,
              ts: int | None = None, event_id: str | None = None) -> str:
@@ -101,33 +148,44 @@ class CounterProducer:
         record = gift_record(event_id, room_id, user_id, gift_id, quantity, unit_value,
                              now if ts is None else ts)
         _refuse_invalid("GiftEvent", record, now)
-        self.send_raw(self.gifts_topic, room_id, self.registry.encode(record, self._gift_schema),
-                      event_id)
+        self._send(self.gifts_topic, room_id, self.registry.encode(record, self._gift_schema),
+                   event_id, record)
         return event_id
 
     def send_raw(self, topic: str, room_id: int | None, value: bytes, label: str = "") -> None:
         """Send already-encoded bytes keyed by room (tools and tests use it for bad input)."""
-        key = str(room_id).encode("ascii") if room_id is not None else None
-        try:
-            fut = self._producer.send(topic, key=key, value=value)
-        except KafkaError as exc:  # e.g. no metadata for the topic within max_block_ms
-            raise ProduceError([(label, exc)]) from exc
-        fut.add_errback(lambda exc: self._record_error(label, exc))
+        self._send(topic, room_id, value, label, None)
+
+    def resend(self, failed: FailedEvent) -> None:
+        """Send a ``FailedEvent`` again, byte for byte (same event id: counted once); a refusal
+        raises ``ProduceError`` as a first send does."""
+        if not failed.value:
+            raise ValueError(f"event {failed.event_id} could not be encoded: {failed.error!r}")
+        self._send(failed.topic, failed.room_id, failed.value, failed.event_id, failed.record)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Send merged likes, wait for every acknowledgement; raise ProduceError if any failed."""
-        self._flush_merged(force=True)
+        """Send merged likes, wait for every acknowledgement; raise ProduceError if any failed
+        since the last flush (merged likes included)."""
+        with self._lock:
+            due = self._take(list(self._merging))
+        self._hand_over(due)
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._handing_over == 0, timeout):
+                raise TimeoutError(f"{self._handing_over} merged likes still being handed to "
+                                   f"Kafka after {timeout} s")
         self._producer.flush(timeout=timeout)
         with self._lock:
-            errors, self._errors = self._errors, []
-        if errors:
-            raise ProduceError(errors)
+            failed, self._failed = self._failed, []
+        if failed:
+            raise ProduceError(failed)
 
     def close(self, timeout: float | None = None) -> None:
         try:
             self.flush(timeout)
         finally:
             self._closed.set()
+            if self._flusher is not None:
+                self._flusher.join(timeout)
             self._producer.close(timeout=timeout)
 
     def __enter__(self) -> CounterProducer:
@@ -138,27 +196,65 @@ class CounterProducer:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _send(self, topic: str, room_id: int | None, value: bytes, event_id: str,
+              record: dict[str, Any] | None) -> None:
+        """Hand an event to the Kafka producer: ``ProduceError`` if it is refused at once
+        (e.g. no metadata for the topic within max_block_ms); a later failure to be
+        acknowledged is kept for ``flush()``."""
+        key = str(room_id).encode("ascii") if room_id is not None else None
+        try:
+            fut = self._producer.send(topic, key=key, value=value)
+        except Exception as exc:
+            raise ProduceError([FailedEvent(event_id, topic, room_id, value, record, exc)]
+                               ) from exc
+
+        def not_acknowledged(exc: BaseException) -> None:
+            self._keep_failed(FailedEvent(event_id, topic, room_id, value, record, exc))
+        fut.add_errback(not_acknowledged)
+
     def _send_like(self, event_id: str, room_id: int, user_id: int, count: int, ts: int) -> None:
         record = like_record(event_id, room_id, user_id, count, ts)
-        self.send_raw(self.likes_topic, room_id, self.registry.encode(record, self._like_schema),
-                      event_id)
+        try:
+            value = self.registry.encode(record, self._like_schema)
+        except Exception as exc:  # a validated like always encodes; if not, say so, keep it
+            raise ProduceError([FailedEvent(event_id, self.likes_topic, room_id, b"", record,
+                                            exc)]) from exc
+        self._send(self.likes_topic, room_id, value, event_id, record)
 
-    def _record_error(self, label: str, exc: BaseException) -> None:
-        log.error("event %s not acknowledged: %r", label, exc)
+    def _keep_failed(self, failed: FailedEvent) -> None:
+        log.error("event %s not acknowledged: %r", failed.event_id, failed.error)
         with self._lock:
-            self._errors.append((label, exc))
+            self._failed.append(failed)
 
-    def _flush_merged(self, force: bool) -> None:
-        cutoff = self.clock() - self.merge_ms
-        with self._lock:
-            due = [(k, m) for k, m in self._merging.items() if force or m[3] <= cutoff]
-            for k, m in due:
-                del self._merging[k]
-                self._send_like(m[0], k[0], k[1], m[1], m[2])
+    def _take(self, keys: list[tuple[int, int]]) -> list[tuple[tuple[int, int], _Merge]]:
+        """Remove merges from _merging for sending; called with _lock held."""
+        taken = [(k, self._merging.pop(k)) for k in keys]
+        self._handing_over += len(taken)
+        return taken
+
+    def _hand_over(self, merges: list[tuple[tuple[int, int], _Merge]]) -> None:
+        """Send merged likes without holding _lock; a failure is kept for flush()."""
+        for (room_id, user_id), m in merges:
+            try:
+                self._send_like(m.event_id, room_id, user_id, m.count, m.ts)
+            except ProduceError as exc:
+                for failed in exc.failed:
+                    self._keep_failed(failed)
+            finally:
+                with self._lock:
+                    self._handing_over -= 1
+                    self._lock.notify_all()
 
     def _flush_merged_loop(self) -> None:
         while not self._closed.wait(self.merge_ms / 4000):
-            self._flush_merged(force=False)
+            try:
+                cutoff = self.clock() - self.merge_ms
+                with self._lock:
+                    due = self._take([k for k, m in self._merging.items()
+                                      if m.opened <= cutoff])
+                self._hand_over(due)
+            except Exception:  # the thread must outlive any error, or merged likes wait
+                log.exception("merged likes: sending failed; retrying at the next tick")
 
 
 # the ids the producer makes itself (uuid4 hex) are valid: the stand-in for one when likes

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+
 import pytest
 
 from connectors.avro_codec import SchemaRegistry
+from connectors.kafka_admin import ensure_topics
 from connectors.producer import CounterProducer, ProduceError
 from tests.kafka_io import read_all
 
@@ -69,6 +74,76 @@ def test_invalid_values_are_refused_at_the_call(kafka_bootstrap, call, message):
     with CounterProducer(kafka_bootstrap, merge_ms=0) as p, pytest.raises(ValueError,
                                                                           match=message):
         call(p)
+
+
+def _missing_topic() -> str:
+    return f"t.missing-{uuid.uuid4().hex[:8]}"   # the local broker creates no topic by itself
+
+
+def _merge_thread_alive() -> bool:
+    return any(t.name == "counter-producer-merge" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_failed_merged_like_is_reported_and_can_be_resent(kafka_bootstrap):
+    likes = _missing_topic()
+    p = CounterProducer(kafka_bootstrap, likes_topic=likes, merge_ms=100, max_block_ms=1000)
+    try:
+        p.like(room_id=5, user_id=6, count=3)
+        time.sleep(3)                   # the merge thread sends it and Kafka refuses it
+        assert _merge_thread_alive()
+        with pytest.raises(ProduceError) as raised:
+            p.flush(timeout=10)
+        [failed] = raised.value.failed
+        assert failed.topic == likes and failed.room_id == 5
+        assert (failed.record["user_id"], failed.record["count"]) == (6, 3)
+        assert raised.value.errors == [(failed.event_id, failed.error)]
+
+        ensure_topics(kafka_bootstrap, [likes], partitions=1)
+        p.resend(failed)
+        p.flush(timeout=30)
+    finally:
+        p.close(timeout=5)
+    [got] = _decoded(kafka_bootstrap, likes)
+    assert (got["event_id"], got["room_id"], got["user_id"], got["count"]) == (
+        failed.event_id, 5, 6, 3)
+
+
+def test_the_merge_thread_sends_on_after_a_failed_send(kafka_bootstrap):
+    likes = _missing_topic()
+    p = CounterProducer(kafka_bootstrap, likes_topic=likes, merge_ms=100, max_block_ms=1000)
+    try:
+        p.like(room_id=5, user_id=6, count=3)
+        time.sleep(2.5)                 # refused: no metadata for the topic within 1 s
+        ensure_topics(kafka_bootstrap, [likes], partitions=1)
+        p.like(room_id=5, user_id=7, count=2)
+        deadline = time.monotonic() + 20
+        got = []
+        while not got and time.monotonic() < deadline:  # sent by the thread, not by a flush
+            time.sleep(0.5)
+            got = _decoded(kafka_bootstrap, likes)
+        assert [(r["user_id"], r["count"]) for r in got] == [(7, 2)]
+        with pytest.raises(ProduceError) as raised:
+            p.flush(timeout=10)
+        assert [f.record["count"] for f in raised.value.failed] == [3]
+    finally:
+        p.close(timeout=5)
+
+
+def test_a_blocked_merged_send_does_not_block_other_callers(kafka_bootstrap):
+    p = CounterProducer(kafka_bootstrap, likes_topic=_missing_topic(), merge_ms=100,
+                        max_block_ms=4000)
+    try:
+        p.like(room_id=1, user_id=1)
+        time.sleep(0.8)                 # the merge thread is now waiting for the topic's metadata
+        started = time.monotonic()
+        p.like(room_id=2, user_id=2)
+        p.like(room_id=2, user_id=2)
+        assert time.monotonic() - started < 0.5
+        with pytest.raises(ProduceError) as raised:
+            p.flush(timeout=20)
+        assert sorted(f.room_id for f in raised.value.failed) == [1, 2]
+    finally:
+        p.close(timeout=5)
 
 
 def test_send_errors_reach_the_caller(kafka_bootstrap):
