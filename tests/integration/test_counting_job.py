@@ -119,6 +119,42 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         urllib.request.urlopen(req, timeout=30).close()
 
 
+def test_a_fresh_job_serves_every_signal_before_it_meets_bad_input(
+        kafka_bootstrap, cassandra_hosts, flink_cluster):
+    """A signal that appears only with its first count is no 0 to rate() or an alert: a job
+    that has read only valid events serves every signal of jobs/counters/signals.py."""
+    from jobs.counters.signals import SIGNALS
+    from jobs.counters.watch import DEFAULT_ENDPOINTS, snapshot
+    from local_stack.flink import cancel, counting_job, submit_detached
+
+    clean = generate(SEED + 1, events=3_000, rooms=50, now_ms=int(time.time() * 1000),
+                     dup_rate=0, late_rate=0, malformed_rate=0, invalid_rate=0)
+    assert clean.invalid == clean.duplicates == clean.late == 0
+    names = JobNames.fresh()
+    s = provision_for(names, kafka_bootstrap, cassandra_hosts)
+    produce(s, clean)
+    job_id = submit_detached(counting_job(), names.args(kafka_bootstrap, cassandra_hosts),
+                             parallelism=2)
+    try:
+        assert wait_until_exact(s, clean, timeout_s=180).exact
+        want = {sig.key for sig in SIGNALS} - {"events_in_by_partition"}
+        deadline = time.monotonic() + 60
+        while True:
+            snap = snapshot(DEFAULT_ENDPOINTS, job_id=job_id)
+            missing = sorted(want - set(snap.totals))
+            if not snap.offsets:
+                missing.append("events_in_by_partition")
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert not missing, f"signals not served: {missing}; served {snap.totals}"
+        t = snap.totals
+        assert t["dlq_records"] == t["duplicates_dropped"] == t["late_events"] == 0, t
+        assert t["events_counted"] == clean.counted, t
+    finally:
+        cancel(job_id)
+
+
 def _metric_sums(job_id: str, names: list[str], until=lambda m: True,
                  timeout_s: float = 90) -> dict[str, float]:
     """Each user metric summed over subtasks and vertices (ids end with ``.<name>``).
