@@ -258,6 +258,53 @@ def test_every_live_counters_variable_is_a_setting_and_parses(monkeypatch, capsy
         assert (",".join(got) if isinstance(got, tuple) else str(got)) == value, name
 
 
+def _setting_comments() -> dict[str, str]:
+    """Each LIVE_COUNTERS_* entry's comment: the comment lines right above its ``- name:``
+    line, and a comment at the end of its name or value line."""
+    lines = (K8S_DIR / "live-counters.yaml").read_text().splitlines()
+    out = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*- name: (LIVE_COUNTERS_\w+)", line)
+        if not m:
+            continue
+        above = []
+        j = i - 1
+        while j >= 0 and lines[j].strip().startswith("#"):
+            above.insert(0, lines[j].strip().lstrip("#").strip())
+            j -= 1
+        inline = [part.partition("#")[2].strip() for part in lines[i:i + 2] if " #" in part]
+        out[m.group(1)] = " ".join(above + inline)
+    return out
+
+
+def _default_text(name: str) -> str:
+    default = {f.name: f.default for f in fields(Settings)}[name]
+    return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
+def test_the_manifest_sets_only_documented_departures_from_the_defaults():
+    """A setting in the manifest is a decision: one that differs from the job's default says
+    why and names the default it departs from (so a changed default shows here); one equal
+    to the default is there only if pinned on purpose. Anything else is left to the default
+    the job was measured with."""
+    known = {Settings.env_name(f.name): f.name for f in fields(Settings)}
+    comments = _setting_comments()
+    problems = []
+    for env, value in _setting_values().items():
+        default = _default_text(known[env])
+        comment = comments.get(env, "")
+        if value == default:
+            if "pinned" not in comment:
+                problems.append(f"{env}={value} is the default: leave it out, or say why it "
+                                "is pinned ('pinned: ...')")
+        elif f"default {default}" not in comment:
+            problems.append(f"{env}={value} departs from the default {default} without a "
+                            f"comment saying why and naming it ('default {default}')")
+        elif len(comment) < len(f"default {default}") + 10:
+            problems.append(f"{env}: the comment names the default but not why")
+    assert not problems, "\n".join(problems)
+
+
 def test_settings_the_cluster_decides_are_left_to_it():
     """--from-savepoint is for embedded runs (a submitted job refuses it); --parallelism and
     --checkpoint-interval-ms would override job.parallelism and the flinkConfiguration."""
