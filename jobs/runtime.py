@@ -121,8 +121,8 @@ JOB_JAR = "live-counters-jvm.jar"
 
 
 def job_jar(root: Path | None = None) -> Path:
-    """The job's own Java operator (``jobs/counters/jvm``, the checkpoint barrier marker in
-    front of the sink), built by scripts/setup into the cache directory."""
+    """The job's own Java code (``jobs/counters/jvm``: the decoder, the checkpoint barrier
+    marker in front of the sink), built by scripts/setup into the cache directory."""
     jar = (root or stack_dir()) / "lib" / "live-counters" / JOB_JAR
     if not jar.is_file():
         raise FileNotFoundError(f"{jar} not found: run scripts/setup (it builds jobs/counters/jvm)")
@@ -135,3 +135,22 @@ def kafka_connector_jar() -> Path:
     if not jars:
         raise FileNotFoundError("flink-sql-connector-kafka jar not found: run scripts/setup")
     return jars[0]
+
+
+# the Avro runtime the job's Java decoder reads with (fetched with flink-avro by scripts/setup)
+AVRO_RUNTIME = ("avro-", "jackson-core-", "jackson-databind-", "jackson-annotations-")
+
+
+def avro_jars(root: Path | None = None) -> list[Path]:
+    """Avro's Java library and the Jackson it parses schemas with."""
+    jars = [j for j in connector_jars(root) if j.name.startswith(AVRO_RUNTIME)]
+    if len(jars) != len(AVRO_RUNTIME):
+        raise FileNotFoundError(f"the Avro runtime jars {AVRO_RUNTIME} are not all in "
+                                f"{(root or stack_dir()) / 'lib' / 'flink-connectors'}: "
+                                "run scripts/setup")
+    return jars
+
+
+def job_jars() -> list[Path]:
+    """Every jar the counting job ships with itself."""
+    return [kafka_connector_jar(), job_jar(), *avro_jars()]

@@ -197,7 +197,7 @@ def prepare(session, settings: Settings, owner: str):
         sys.exit(3)
     log.info("writer lease of keyspace %s taken by %s", settings.keyspace, owner)
 
-    from jobs.runtime import execution_environment, is_submitted, job_jar, kafka_connector_jar
+    from jobs.runtime import execution_environment, is_submitted, job_jars
 
     def refuse(code: int, why: str):
         WriterLease(session, settings.keyspace).release(owner)
@@ -209,7 +209,7 @@ def prepare(session, settings: Settings, owner: str):
                   "flink run -s PATH")
     # the execution environment prepares the embedded JVM before anything starts it
     # (importing the pipeline does: its Python functions' modules build PyFlink objects)
-    env = execution_environment([kafka_connector_jar(), job_jar()], settings.parallelism or None,
+    env = execution_environment(job_jars(), settings.parallelism or None,
                                 settings.from_savepoint or None)
     restoring = restore_path(env)
     try:

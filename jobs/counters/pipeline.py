@@ -1,9 +1,9 @@
 """Wiring of the counting job.
 
     Kafka live.likes + live.gifts (raw bytes, offsets)           [JVM, SQL source]
-      -> decode + validate  --invalid-->  live.dlq (transactional) [Python, vectorized:
-                                                                    a batch at a time]
-      -> dedup by (kind, event_id), first seen wins                [JVM, keyed state]
+      -> decode + validate  --invalid-->  live.dlq (transactional) [JVM, jobs/counters/jvm;
+                                                                    decode.py its spec]
+      -> dedup by a 128-bit hash of (kind, event_id), first wins   [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
       -> barrier marker: a marker row before each checkpoint       [JVM, jobs/counters/jvm,
@@ -12,9 +12,8 @@
                                                                     marker: waits for its
                                                                     writes only there]
 
-Per-event work stays in the JVM except the stateless decode, which Python does on Arrow
-batches (no per-event crossing between the JVM and Python); Python sees rows one at a time
-only after aggregation, once per changed counter row and flush.
+Per-event work stays in the JVM; Python sees rows one at a time only after aggregation, once
+per changed counter row and flush.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironment
 
 from jobs.counters.counter_sink import TRUTH_FIELDS, CounterSink
-from jobs.counters.decode_function import decode_events
+from jobs.counters.decode import decoder_config
 from jobs.counters.settings import Settings
 
 
@@ -75,7 +74,7 @@ CREATE TEMPORARY VIEW marked AS
 SELECT kind, room_id, gift_id, likes, gift_count, gift_value, ts,
        ts - MOD(ts, {s.window_ms}) AS wstart,
        late,
-       CASE WHEN COUNT(*) OVER (PARTITION BY kind, event_id ORDER BY proctime
+       CASE WHEN COUNT(*) OVER (PARTITION BY id_hi, id_lo ORDER BY proctime
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) = 1
             THEN 1 ELSE 0 END AS first_seen
 FROM events"""
@@ -171,24 +170,36 @@ CREATE TEMPORARY TABLE dead_letters (
 
 
 DECODED_SQL = """
-SELECT d.* FROM (
-  SELECT decode_events(`value`, `topic`, `kts`, `ts_type`, `key`, `partition`, `offset`) AS d
-  FROM raw_events)"""
+SELECT d.* FROM raw_events, LATERAL TABLE(
+  decode_events(`value`, `topic`, `kts`, `ts_type`, `key`, `partition`, `offset`)) AS d"""
 
 EVENTS_SQL = """
-SELECT kind, event_id, room_id, gift_id, likes, gift_count, gift_value, ts, late, proctime
+SELECT kind, id_hi, id_lo, room_id, gift_id, likes, gift_count, gift_value, ts, late, proctime
 FROM decoded WHERE letter IS NULL"""
 
 
-def decoded_table(t_env: StreamTableEnvironment, s: Settings, bounded: bool = False) -> None:
+def register_decoder(t_env: StreamTableEnvironment, s: Settings) -> str:
+    """Registers the table function ``decode_events``, the job's Java decoder
+    (``livecounters.DecodeEvents``, shipped as ``jobs.runtime.job_jar``), configured from the
+    topics, the event contract and schemas/ (``decode.decoder_config``); returns the SQL that
+    applies it to ``raw_events``."""
+    from pyflink.java_gateway import get_gateway
+
+    config = decoder_config(s.likes_topic, s.gifts_topic, s.watermark_delay_ms)
+    t_env._j_tenv.createTemporaryFunction(
+        "decode_events", get_gateway().jvm.livecounters.DecodeEvents(config))
+    return DECODED_SQL
+
+
+def decoded_table(t_env: StreamTableEnvironment, s: Settings, bounded: bool = False,
+                  decoder=register_decoder) -> None:
     """The view ``decoded``: every Kafka record, decoded (a dead letter or an event), with a
     processing-time column. It passes through a DataStream once so that the events and the
     dead letters read one decode step (each query on a SQL view is planned apart).
-    ``bounded``: see ``source_ddl``."""
+    ``bounded``: see ``source_ddl``; ``decoder``: registers ``decode_events`` and returns the
+    SQL applying it (the benchmark measures Python decoders with it)."""
     t_env.execute_sql(source_ddl(s, bounded))
-    t_env.create_temporary_function(
-        "decode_events", decode_events(s.likes_topic, s.gifts_topic, s.watermark_delay_ms))
-    decoded = t_env.to_data_stream(t_env.sql_query(DECODED_SQL))
+    decoded = t_env.to_data_stream(t_env.sql_query(decoder(t_env, s)))
     t_env.create_temporary_view("decoded", t_env.from_data_stream(
         decoded, Schema.new_builder().column_by_expression("proctime", "PROCTIME()").build()))
 

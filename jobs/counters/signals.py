@@ -3,7 +3,7 @@
 Flink's Prometheus reporter (enabled in ``flink-conf/config.yaml``) serves every metric of the
 JobManager and of each TaskManager on ``http://<host>:<port>/metrics``, the port being the
 first free one of ``metrics.reporter.prom.port`` per process. A metric's Prometheus name is
-``flink_<scope>_<name>``: the job's own metrics (``decode_function.py``,
+``flink_<scope>_<name>``: the job's own metrics (``jvm/livecounters/DecodeEvents.java``,
 ``counter_sink.py``) are operator metrics, ``flink_taskmanager_job_task_operator_<name>``, one
 series per subtask (label ``subtask_index``); Flink's job metrics are
 ``flink_jobmanager_job_<name>``.

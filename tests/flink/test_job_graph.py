@@ -11,13 +11,13 @@ from pyflink.table import StreamTableEnvironment
 
 from jobs.counters.pipeline import build
 from jobs.counters.settings import Settings
-from jobs.runtime import execution_environment, job_jar, kafka_connector_jar
+from jobs.runtime import execution_environment, job_jars
 
 pytestmark = pytest.mark.flink
 
 
 def _env():
-    env = execution_environment([kafka_connector_jar(), job_jar()], parallelism=2)
+    env = execution_environment(job_jars(), parallelism=2)
     t_env = StreamTableEnvironment.create(env)
     build(env, t_env, Settings.parse([]), owner="test-graph")
     return env

@@ -4,12 +4,12 @@ of the three tables, late events included."""
 from __future__ import annotations
 
 import pytest
-from pyflink.common import Row
+from pyflink.common import Row, Types
 from pyflink.table import Schema, StreamTableEnvironment
 
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
 from jobs.counters.counter_sink import truth_of
-from jobs.counters.decode_function import EVENT_TYPE
+from jobs.counters.decode import id_hash
 from jobs.counters.pipeline import configure_tables, truth_stream
 from jobs.counters.settings import Settings
 from jobs.runtime import execution_environment
@@ -17,15 +17,28 @@ from jobs.runtime import execution_environment
 pytestmark = pytest.mark.flink
 
 NOW = 1_763_700_000_000
-EVENTS = [  # kind, event_id, room, gift_id, likes, gift_count, gift_value, ts, late
-    Row("like", "a", 1, 0, 3, 0, 0, NOW, 0),
-    Row("like", "a", 1, 0, 9, 0, 0, NOW, 0),            # repeat of "a": ignored, first wins
-    Row("like", "b", 1, 0, 2, 0, 0, NOW + 61_000, 0),   # next window
-    Row("gift", "a", 1, 7, 0, 2, 500, NOW, 0),          # same id on the gift topic: counted
-    Row("gift", "g", 2, 7, 0, 1, 100, NOW, 0),
-    Row("gift", "h", 2, 8, 0, 4, 40, NOW + 1, 0),
-    Row("like", "c", 1, 0, 5, 0, 0, NOW - 3_600_000, 1),  # an hour late: its own window
-    Row("gift", "g", 2, 7, 0, 1, 100, NOW, 1),          # repeat (marked late: not counted)
+# the view ``events`` as the decode step makes it (pipeline.EVENTS_SQL, without proctime)
+EVENT_TYPE = Types.ROW_NAMED(
+    ["kind", "id_hi", "id_lo", "room_id", "gift_id", "likes", "gift_count", "gift_value", "ts",
+     "late"],
+    [Types.STRING(), Types.LONG(), Types.LONG(), Types.LONG(), Types.INT(), Types.LONG(),
+     Types.LONG(), Types.LONG(), Types.LONG(), Types.INT()])
+
+
+def _event(kind, event_id, room, gift_id, likes, gift_count, gift_value, ts, late) -> Row:
+    return Row(kind, *id_hash(kind, event_id), room, gift_id, likes, gift_count, gift_value, ts,
+               late)
+
+
+EVENTS = [
+    _event("like", "a", 1, 0, 3, 0, 0, NOW, 0),
+    _event("like", "a", 1, 0, 9, 0, 0, NOW, 0),            # repeat of "a": ignored, first wins
+    _event("like", "b", 1, 0, 2, 0, 0, NOW + 61_000, 0),   # next window
+    _event("gift", "a", 1, 7, 0, 2, 500, NOW, 0),          # same id on the gift topic: counted
+    _event("gift", "g", 2, 7, 0, 1, 100, NOW, 0),
+    _event("gift", "h", 2, 8, 0, 4, 40, NOW + 1, 0),
+    _event("like", "c", 1, 0, 5, 0, 0, NOW - 3_600_000, 1),  # an hour late: its own window
+    _event("gift", "g", 2, 7, 0, 1, 100, NOW, 1),          # repeat (marked late: not counted)
 ]
 
 
@@ -100,8 +113,8 @@ def test_the_truths_never_expire_and_an_event_is_not_joined():
     configure_tables(t_env, s)
     t_env.execute_sql("""
 CREATE TEMPORARY TABLE events (
-  kind STRING, event_id STRING, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT,
-  gift_value BIGINT, ts BIGINT, late INT, proctime AS PROCTIME()
+  kind STRING, id_hi BIGINT, id_lo BIGINT, room_id BIGINT, gift_id INT, likes BIGINT,
+  gift_count BIGINT, gift_value BIGINT, ts BIGINT, late INT, proctime AS PROCTIME()
 ) WITH ('connector' = 'datagen')""")
     truth_query_views(t_env, s)
     # the job's truth schema, primary key included

@@ -554,3 +554,26 @@ def test_the_jobs_java_operator_is_built_against_the_images_flink_and_lands_wher
     monkeypatch.setenv("LIVE_COUNTERS_STACK_DIR", _env()["LIVE_COUNTERS_STACK_DIR"])
     assert StackPaths.from_env().lib("live-counters") == Path(dest)
     assert any(f.startswith("--chown=flink") for f in flags)
+
+
+def test_the_decoders_avro_runtime_is_what_setup_fetches_and_lands_where_the_job_looks(
+        monkeypatch):
+    """The JVM decoder reads with Avro's Java library (and the Jackson it parses schemas
+    with): the image adds the very jars scripts/setup fetched here (same names), compiles the
+    job's Java code against them, and puts them where jobs/runtime.py avro_jars() looks."""
+    from jobs.runtime import avro_jars
+
+    fetched = sorted(j.name for j in avro_jars())
+    added = [t for t in _transfers("ADD", "jvm") if t[1][0].endswith(".jar")]
+    assert sorted(url.rsplit("/", 1)[1] for _, (url,), _ in added) == fetched
+    for flags, (url,), dest in added:
+        assert url.startswith("https://repo1.maven.org/maven2/"), url
+        assert any(re.fullmatch(r"--checksum=sha256:[0-9a-f]{64}", f) for f in flags), url
+        assert dest == "/build/avro/"
+    assert any("/build/avro/*" in run and "javac" in run
+               for word, run in _instructions("jvm") if word == "RUN")
+    (copy,) = [t for t in _transfers("COPY") if t[1] == ["/build/avro/"]]
+    flags, _, dest = copy
+    assert "--from=jvm" in flags and any(f.startswith("--chown=flink") for f in flags)
+    monkeypatch.setenv("LIVE_COUNTERS_STACK_DIR", _env()["LIVE_COUNTERS_STACK_DIR"])
+    assert StackPaths.from_env().lib("flink-connectors") == Path(dest.rstrip("/"))

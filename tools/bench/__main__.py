@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, help="backlog of the drain, ceilings and peers (default "
                    "300,000; 100,000 with --quick)")
     p.add_argument("--rooms", type=int, help="rooms of the drain (default 100,000)")
+    p.add_argument("--platform-events", type=int,
+                   help="backlog of the live platform (default 10,000,000; 300,000 with --quick)")
+    p.add_argument("--platform-rooms", type=int,
+                   help="rooms of the live platform (default 10,000; 1,000 with --quick)")
     p.add_argument("--parallelism", type=int, default=2,
                    help="of the job and the Flink ceilings (default 2: one per core)")
     p.add_argument("--rates", default="",
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     stack.up(list(stack.ALL), paths, progress=lambda m: say(f"stack: {m}"))
     sizes = suite.with_events(suite.Sizes.quick() if a.quick else suite.Sizes.full(),
                               a.events, a.rooms,
-                              tuple(int(r) for r in a.rates.split(",") if r.strip()))
+                              tuple(int(r) for r in a.rates.split(",") if r.strip()),
+                              a.platform_events, a.platform_rooms)
     command = "scripts/bench " + shlex.join(argv) if argv else "scripts/bench"
     result = suite.run(sizes, a.parallelism, only, command.strip(), say,
                        "quick" if a.quick else "full", tuple(shlex.split(a.job_args)))

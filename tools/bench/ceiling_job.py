@@ -40,7 +40,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jobs.runtime import execution_environment, is_submitted, kafka_connector_jar
+from jobs.runtime import execution_environment, is_submitted, job_jars, kafka_connector_jar
 from local_stack.addresses import EMBEDDED_REST_PORTS, FLINK_REST_URL, HOST, KAFKA_BOOTSTRAP
 from tools.bench.ceilings import (
     DISTRIBUTIONS,
@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 
 ENGINE, KAFKA, DECODE, TRUTHS = "engine", "kafka", "decode", "truths"
 STAGES = (DECODE, TRUTHS)  # the counting job's own stages, on its topics
+# the job's decoder, or one of the Python decoders measured beside it (tools/bench/
+# python_decode.py): vectorized in its worker process, or row at a time in thread mode
+JVM, PYTHON, PYTHON_THREAD = "jvm", "python", "python-thread"
+DECODERS = (JVM, PYTHON, PYTHON_THREAD)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class CeilingSettings:
     result_file: str
     generated_group: bool = False  # group_id was made up here (deleted after the run)
     job_args: tuple[str, ...] = ()  # decode, truths: the counting job's flags
+    decoder: str = JVM              # decode, truths: the job's (jvm) or a Python decoder
 
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> CeilingSettings:
@@ -99,6 +104,10 @@ class CeilingSettings:
                        help="decode, truths: the counting job's flags, as one string (its "
                             "topics, window, bundles; its --group-id is replaced by this "
                             "job's)")
+        p.add_argument("--decoder", choices=DECODERS, default=JVM,
+                       help="decode, truths: the job's decoder (jvm, default), or Python: "
+                            "vectorized (python) or row at a time in thread mode "
+                            "(python-thread)")
         a = p.parse_args(argv)
         topics = tuple(t.strip() for t in a.topics.split(",") if t.strip())
         if a.kind == KAFKA and not topics:
@@ -118,7 +127,7 @@ class CeilingSettings:
         return cls(a.kind, a.events, a.rooms, a.distribution, a.bootstrap, topics, group,
                    a.parallelism, a.checkpoint_interval_ms, a.state_backend, a.rest_url,
                    a.result_file,
-                   generated_group=not a.group_id, job_args=job_args)
+                   generated_group=not a.group_id, job_args=job_args, decoder=a.decoder)
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,8 @@ def stage_statements(kind: str) -> list[str]:
     from pyflink.table import DataTypes
 
     from jobs.counters.counter_sink import TRUTH_FIELDS
-    from jobs.counters.decode_function import DECODED_TYPE
     from jobs.counters.pipeline import TRUTH_KEY_TYPES, TRUTH_SQL
+    from tools.bench.python_decode import DECODED_TYPE  # as the job's decoder types them
 
     if kind == DECODE:
         names = DECODED_TYPE.field_names()
@@ -196,25 +205,30 @@ def statements(s: CeilingSettings) -> list[str]:
     return kafka_consume_sql(s.bootstrap, list(s.topics), s.group_id)
 
 
-def job_stages(t_env, job) -> None:
+def job_stages(t_env, job, decoder: str = JVM) -> None:
     """The counting job's views up to its sink, over a bounded source (``pipeline.build``
     without the sinks): ``decoded``, ``events`` and the views TRUTH_SQL reads."""
     from jobs.counters.pipeline import (
         EVENTS_SQL,
         configure_tables,
         decoded_table,
+        register_decoder,
         truth_query_views,
     )
+    from tools.bench.python_decode import ROW_AT_A_TIME, VECTORIZED, register
 
     configure_tables(t_env, job)
-    decoded_table(t_env, job, bounded=True)
+    decoded_table(t_env, job, bounded=True, decoder={
+        JVM: register_decoder, PYTHON: register(VECTORIZED),
+        PYTHON_THREAD: register(ROW_AT_A_TIME)}[decoder])
     t_env.create_temporary_view("events", t_env.sql_query(EVENTS_SQL))
     truth_query_views(t_env, job)
 
 
 def run(s: CeilingSettings) -> CeilingResult:
     started = time.monotonic()
-    jars = [kafka_connector_jar()] if s.kind != ENGINE else []
+    jars = ([] if s.kind == ENGINE else job_jars() if s.kind in STAGES
+            else [kafka_connector_jar()])
     env = execution_environment(jars, s.parallelism or None)
     if s.checkpoint_interval_ms:
         env.enable_checkpointing(s.checkpoint_interval_ms)
@@ -226,6 +240,12 @@ def run(s: CeilingSettings) -> CeilingResult:
         job = job_settings(s.job_args, s.group_id)
         env.configure(python_bundles(job.bundle_ms))  # the job's bundles
         env.configure(engine_options())  # and its engine settings
+        if s.decoder == PYTHON_THREAD:
+            from pyflink.common import Configuration
+
+            thread = Configuration()
+            thread.set_string("python.execution-mode", "thread")
+            env.configure(thread)
     t_env = StreamTableEnvironment.create(env)
     config = t_env.get_config()
     config.set("pipeline.name", f"live-counters-ceiling-{s.kind}")
@@ -240,7 +260,7 @@ def run(s: CeilingSettings) -> CeilingResult:
     events = s.events if s.kind == ENGINE else topic_messages(s.bootstrap, list(s.topics))
 
     if s.kind in STAGES:
-        job_stages(t_env, job)
+        job_stages(t_env, job, s.decoder)
     stmts = statements(s)
     inserts = [x for x in stmts if x.startswith("INSERT")]
     for stmt in stmts:

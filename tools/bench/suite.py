@@ -50,6 +50,10 @@ QUIX_LIMIT_S = 300.0  # the Quix peer is stopped after this long (it is the slow
 # the live platform's backlog read by the job's first stages alone (scenario "0 stage")
 PLATFORM_SOURCE = "live platform: Flink Kafka source -> blackhole"
 PLATFORM_DECODE = "live platform: source -> decode -> blackhole"
+# the same with the Python decoders the job's JVM decoder replaced (tools/bench/python_decode.py)
+PLATFORM_DECODE_PY = "live platform: source -> Python decode (vectorized) -> blackhole"
+PLATFORM_DECODE_PY_THREAD = ("live platform: source -> Python decode (row at a time, thread "
+                             "mode) -> blackhole")
 PLATFORM_TRUTHS = "live platform: the job without its sink (truths -> blackhole)"
 SCENARIOS = ("platform", "drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
 PLATFORM_TARGET = 100_000  # events/s of the live-platform drain (the per-event-path issue)
@@ -205,6 +209,10 @@ class Suite:
         for subject, args in (
                 (PLATFORM_SOURCE, ["--kind", "kafka", "--topics", topics]),
                 (PLATFORM_DECODE, ["--kind", "decode", "--job-args", job_args]),
+                (PLATFORM_DECODE_PY, ["--kind", "decode", "--decoder", "python",
+                                      "--job-args", job_args]),
+                (PLATFORM_DECODE_PY_THREAD, ["--kind", "decode", "--decoder", "python-thread",
+                                             "--job-args", job_args]),
                 (PLATFORM_TRUTHS, ["--kind", "truths", "--job-args", job_args])):
             group = f"bench-stage-{uuid.uuid4().hex[:8]}"
             self.say(f"[0 live platform] the same backlog: {subject}")
@@ -600,8 +608,13 @@ def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
 
 
 def with_events(sizes: Sizes, events: int | None, rooms: int | None,
-                rates: tuple[int, ...] = ()) -> Sizes:
+                rates: tuple[int, ...] = (), platform_events: int | None = None,
+                platform_rooms: int | None = None) -> Sizes:
     out = sizes
+    if platform_events:
+        out = replace(out, platform_events=platform_events)
+    if platform_rooms:
+        out = replace(out, platform_rooms=platform_rooms)
     if rates:
         out = replace(out, latency_rates=rates)
     if events:

@@ -50,8 +50,14 @@ def test_known_bytes_of_a_like(reg):
     (lambda d: b"\x00\x01" + d[2:], "not single-object Avro"),
     (lambda d: d[:2] + b"\xff" * 8 + d[10:], "unknown schema fingerprint"),
     (lambda d: d[:-3], "corrupt"),
-    (lambda d: d + b"\x00", "trailing bytes"),
+    (lambda d: d + b"\x00", "corrupt"),                 # trailing bytes
     (lambda d: d[:10] + b"\x7f" + d[11:], "corrupt"),  # string length far beyond the data
+    (lambda d: d[:10] + b"\x01" + d[11:], "corrupt"),  # a negative string length
+    (lambda d: d[:10] + b"\x06\xff\x2d\x31" + d[14:], "corrupt"),  # not UTF-8
+    (lambda d: d[:10] + b"\x06\xed\xa0\x80" + d[14:], "corrupt"),  # an encoded surrogate
+    (lambda d: d[:14] + b"\xd4\x00" + d[15:], "corrupt"),  # room_id 42 in two bytes, not one
+    (lambda d: d[:14] + b"\xff" * 10 + b"\x01" + d[15:], "corrupt"),  # an 11-byte long
+    (lambda d: d[:16] + b"\x80\x80\x80\x80\x10" + d[17:], "corrupt"),  # count beyond int
 ])
 def test_bad_bytes_give_a_reason(reg, mangle, reason):
     data = reg.encode(LIKE, reg.schema("LikeEvent"))

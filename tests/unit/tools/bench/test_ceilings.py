@@ -8,7 +8,6 @@ import re
 import pytest
 
 from jobs.counters.counter_sink import TRUTH_FIELDS
-from jobs.counters.decode_function import DECODED_TYPE
 from jobs.counters.pipeline import TRUTH_SQL
 from tools.bench import ceilings
 from tools.bench.ceiling_job import CeilingSettings, job_settings, stage_statements
@@ -25,6 +24,7 @@ from tools.bench.ceilings import (
     room_expression,
     room_probability,
 )
+from tools.bench.python_decode import DECODED_TYPE
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,58 @@
+package livecounters;
+
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.annotation.FunctionHint;
+import org.apache.flink.table.functions.FunctionContext;
+import org.apache.flink.table.functions.TableFunction;
+import org.apache.flink.types.Row;
+
+import java.time.Instant;
+
+/**
+ * The decode step in the job's SQL plan: one row per Kafka record, an event or a dead letter
+ * ({@link EventDecoder}). A table function, so the planner calls it once per record (a scalar
+ * function returning a row may be called once per field it projects).
+ *
+ * <p>Its metrics, {@code events_in} and {@code dlq_records}, exist from the operator's start.
+ */
+@FunctionHint(output = @DataTypeHint("ROW<letter STRING, kind STRING, id_hi BIGINT, "
+        + "id_lo BIGINT, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT, "
+        + "gift_value BIGINT, ts BIGINT, late INT>"))
+public final class DecodeEvents extends TableFunction<Row> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String config;
+    private transient EventDecoder decoder;
+    private transient EventDecoder.Decoded out;
+    private transient Counter eventsIn;
+    private transient Counter dlqRecords;
+
+    /** {@code config}: see {@link EventDecoder#EventDecoder(String)}. */
+    public DecodeEvents(String config) {
+        this.config = config;
+        new EventDecoder(config); // refuse a bad config where the job is built
+    }
+
+    @Override
+    public void open(FunctionContext context) {
+        decoder = new EventDecoder(config);
+        out = new EventDecoder.Decoded();
+        eventsIn = context.getMetricGroup().counter("events_in");
+        dlqRecords = context.getMetricGroup().counter("dlq_records");
+    }
+
+    public void eval(byte[] value, String topic, Instant kts, String tsType, byte[] key,
+                     Integer partition, Long offset) {
+        decoder.decode(value, topic, kts == null ? null : kts.toEpochMilli(),
+                "LogAppendTime".equals(tsType), key, partition == null ? -1 : partition,
+                offset == null ? -1 : offset, System.currentTimeMillis(), out);
+        eventsIn.inc();
+        if (out.letter != null) {
+            dlqRecords.inc();
+        }
+        collect(Row.of(out.letter, out.kind, out.idHi, out.idLo, out.roomId, out.giftId,
+                out.likes, out.giftCount, out.giftValue, out.ts, out.late));
+    }
+}
