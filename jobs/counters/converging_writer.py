@@ -203,39 +203,25 @@ class ConvergingWriter:
             self.sleep(wait)
 
 
-# the sink is behind when the newest event it is handed is older than this (event time, ms):
-# a backlog after an outage or a deploy, not the delay of a job that keeps up
-BEHIND_MS = 5_000
-
-
 class BackgroundWriter:
     """Runs a ``ConvergingWriter`` on a thread of its own.
 
     ``offer`` only records the newest truth of a row (cheap, never blocks on Cassandra);
     the thread takes everything offered so far and flushes it, round after round. While a
     round runs, new truths collect, and a row offered several times is written once: the
-    slower Cassandra answers, the more each write carries, so a backlog costs fewer writes
-    per event. ``drain()`` returns once every truth offered before the call is written (the
-    writer's guarantee); the sink calls it at the end of the bundle before each checkpoint
-    barrier, so a checkpoint never covers an unwritten truth. While behind (a backlog: the
-    newest event offered is more than ``behind_ms`` old), a round starts at most every
-    ``hold_ms`` unless a drain waits, so a row that changes many times is written once per
-    hold or checkpoint instead of once per flush. The writer is only ever used from the
-    thread (no locking in it); ``on_round(seconds)`` is called there after each round, when
-    ``round_event_ts`` holds the newest event time the round's truths cover.
+    slower Cassandra answers, the more each write carries. ``drain()`` returns once every
+    truth offered before the call is written (the writer's guarantee); the sink calls it at
+    the end of the bundle before each checkpoint barrier, so a checkpoint never covers an
+    unwritten truth. (A behind job's truths are held before they reach the sink, in the JVM:
+    ``logic.HoldPolicy``.) The writer is only ever used from the thread (no locking in it);
+    ``on_round(seconds)`` is called there after each round, when ``round_event_ts`` holds the
+    newest event time the round's truths cover.
     """
 
     def __init__(self, writer: ConvergingWriter,
-                 on_round: Callable[[float], None] | None = None, hold_ms: int = 0,
-                 behind_ms: int = BEHIND_MS,
-                 clock: Callable[[], float] = time.monotonic,
-                 now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 on_round: Callable[[float], None] | None = None) -> None:
         self.writer = writer
         self.on_round = on_round
-        self.hold_s, self.behind_ms = hold_ms / 1000, behind_ms
-        self.clock, self.now_ms = clock, now_ms
-        self._round_started = float("-inf")
-        self._draining = 0  # drain() calls waiting: no hold while one waits
         self._cond = threading.Condition()
         self._incoming: dict[RowKey, Values] = {}
         self._incoming_ts = 0  # the newest event time offered since the last round began
@@ -272,25 +258,9 @@ class BackgroundWriter:
         """Raises if the writer thread failed: the bundle (and the checkpoint after it) must
         not complete with unwritten truths; the task fails and restarts from a checkpoint."""
         with self._cond:
-            self._draining += 1
-            self._cond.notify_all()
-            try:
-                while (self._incoming or self._busy) and not self._stopped:
-                    self._cond.wait()
-            finally:
-                self._draining -= 1
+            while (self._incoming or self._busy) and not self._stopped:
+                self._cond.wait()
             self._check()
-
-    def _hold_left(self) -> float:
-        """Seconds the next round waits (call with the lock held, truths waiting). Only while
-        behind, that is while the newest event offered is more than ``behind_ms`` old (a
-        backlog): a round then starts at most every ``hold_s``, so the truths of a row that
-        changes meanwhile merge into one write. Never while a drain waits."""
-        if self.hold_s <= 0 or self._draining or not self._incoming_ts:
-            return 0.0
-        if self.now_ms() - self._incoming_ts <= self.behind_ms:
-            return 0.0
-        return self._round_started + self.hold_s - self.clock()
 
     def _check(self) -> None:
         if self._failed is not None:
@@ -310,17 +280,10 @@ class BackgroundWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._stopped:
-                    if self._incoming:
-                        wait = self._hold_left()
-                        if wait <= 0:
-                            break
-                        self._cond.wait(wait)
-                    else:
-                        self._cond.wait()
+                while not self._stopped and not self._incoming:
+                    self._cond.wait()
                 if self._stopped:
                     return
-                self._round_started = self.clock()
                 batch, self._incoming = self._incoming, {}
                 batch_ts, self._incoming_ts = self._incoming_ts, 0
                 self._busy = True

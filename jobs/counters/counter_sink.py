@@ -96,7 +96,7 @@ class CounterSink(ProcessFunction):
     while Python waits for the next bundle, and a row that changes again while a write round
     runs is written once with its newest truth. Every truth received is written before a
     checkpoint barrier passes the sink: the barrier marker in front of it
-    (``pipeline.barrier_marked``) marks the bundle that ends before the barrier, and the
+    (``pipeline.held``) marks the bundle that ends before the barrier, and the
     sink waits for its writer at that bundle's end, at no other (see ``converging_writer.py``
     for the order of operations, ``logic.py`` for why it is exactly-once).
     """
@@ -141,8 +141,7 @@ class CounterSink(ProcessFunction):
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
                                        before_write=self.lease.confirm)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
-        self.background = BackgroundWriter(self.writer, on_round=self._round_done,
-                                           hold_ms=self.s.hold_ms)
+        self.background = BackgroundWriter(self.writer, on_round=self._round_done)
         self.late_seen: dict[int, int] = {}
         # truths received and not yet handed to the writer (the newest per row)
         self._truths: dict[RowKey, Values] = {}
@@ -187,7 +186,7 @@ class CounterSink(ProcessFunction):
         kind = row.get_row_kind()
         if kind == RowKind.DELETE:
             # the truths are an upsert stream: a DELETE is the barrier marker
-            # (pipeline.barrier_marked), sent right before a checkpoint barrier or the end
+            # (pipeline.held), sent right before a checkpoint barrier or the end
             # of input; Flink ends this bundle before the barrier passes the sink
             if row[_ROOM] == MARKER_ROOM:
                 self._barrier_due = True

@@ -21,11 +21,13 @@ write whose outcome is unknown (a timeout), once the write can no longer land. C
 applies the rows of one partition in one batch atomically, so a read sees all of a write or
 none of it. A row whose truth is behind what Cassandra already holds (the replay after a
 restart has not caught up yet) is not written until it has caught up, so a counter never goes
-down. No checkpoint covers a truth that is not written: a row's truth reaches the sink once
-per change, and a restored job sends it again only if the row changes again, so the sink
-waits for its writes before each checkpoint barrier passes it (``pipeline.barrier_marked``
-marks where). One writer per row: the aggregation is partitioned by the row's key and sink subtask i
-reads only from aggregation subtask i (a forward edge), so each row belongs to one subtask.
+down. No checkpoint covers a truth that is neither written nor held: a row's truth leaves the
+aggregation once per change, and a restored job sends it again only if the row changes
+again. So a truth is, at every checkpoint, either held in the hold's keyed state (a behind
+job's truths wait there, ``HoldPolicy``; restored, they go to the sink again) or passed to
+the sink, which waits for its writes before each checkpoint barrier passes it
+(``pipeline.held`` marks where). One writer per row: the hold is keyed by the row and sink
+subtask i reads only from hold subtask i (a forward edge), so each row belongs to one subtask.
 """
 
 from __future__ import annotations
@@ -85,6 +87,67 @@ class Lateness:
             return False
         return ts_ms < self.newest - self.delay_ms
 
+
+
+# --- the truth hold: when a behind job's truths go to the sink ---------------------------
+
+# the job is behind when the newest event time it has seen is older than this (ms): a backlog
+# after an outage or a deploy, not the delay of a job that keeps up
+BEHIND_MS = 5_000
+
+
+class HoldPolicy:
+    """When the truths of a behind job wait before they go to the sink.
+
+    The job runs it in the JVM (``jvm/livecounters/HoldPolicy.java``, in ``TruthHold``, the
+    operator in front of the sink); this class is its executable specification, and a
+    differential test drives both with the same scripts.
+
+    Live (the newest event time seen, ``max_ts`` of the truths, is at most ``behind_ms`` behind
+    the clock): a truth goes to the sink at once. Behind (a backlog): truths are held, the
+    newest per counter row, and released together in rounds, one every ``min(hold_ms,
+    lag / 4)`` since the last: the further behind, the longer a round, because a row that
+    changes meanwhile is written once; the nearer to live, the sooner counts show. A truth
+    that arrives once the job is live again releases everything held. ``hold_ms`` 0: never
+    hold. Held truths live in the operator's checkpointed state, so a round may span
+    checkpoints (``Exactly-once`` above).
+    """
+
+    PASS, HOLD, RELEASE_AND_PASS = "pass", "hold", "release+pass"
+
+    def __init__(self, hold_ms: int, behind_ms: int = BEHIND_MS) -> None:
+        self.hold_ms, self.behind_ms = hold_ms, behind_ms
+        self.newest = 0              # the newest event time seen (0: none yet)
+        self.round_start: int | None = None  # when the current round began holding
+
+    def lag_ms(self, now_ms: int) -> int:
+        return now_ms - self.newest if self.newest else 0
+
+    def behind(self, now_ms: int) -> bool:
+        return self.hold_ms > 0 and self.newest > 0 and self.lag_ms(now_ms) > self.behind_ms
+
+    def offer(self, now_ms: int, max_ts: int, holding: bool) -> str:
+        """What to do with a truth covering events up to ``max_ts`` arriving at ``now_ms``;
+        ``holding``: truths are held now."""
+        self.newest = max(self.newest, max_ts)
+        if self.behind(now_ms):
+            if not holding:
+                self.round_start = now_ms
+            return self.HOLD
+        return self.RELEASE_AND_PASS if holding else self.PASS
+
+    def release_due(self, now_ms: int, holding: bool) -> bool:
+        """Whether the held truths go now (asked periodically); a release ends the round."""
+        if not holding:
+            return False
+        if not self.behind(now_ms):
+            return True
+        if self.round_start is None:  # held truths from before a restart: a round from now
+            self.round_start = now_ms
+        return now_ms - self.round_start >= min(self.hold_ms, self.lag_ms(now_ms) // 4)
+
+    def released(self, now_ms: int) -> None:
+        self.round_start = None
 
 
 # --- the sink's arithmetic ----------------------------------------------------------------

@@ -34,7 +34,7 @@ def python_bundles(bundle_ms: int):
     Beam's data buffer has no time limit here), so the bundle time is a floor under how soon
     a count is visible, paid twice (the decode, then the sink). The sink waits for its
     writes only at the bundle end before a checkpoint barrier (Flink ends a bundle there;
-    ``pipeline.barrier_marked`` marks it); in a task of its own, that wait does not stop the
+    ``pipeline.held`` marks it); in a task of its own, that wait does not stop the
     aggregation. Measured before the sink waited at every bundle end on 2 cores
     (2026-11-30, ``scripts/bench --quick --only latency --rates 20000``): p99 produce ->
     visible 1.2-1.4 s with 50 ms bundles and 500 ms flushes, 1.9 s with 200 ms bundles, 2.2 s
@@ -65,8 +65,9 @@ def engine_options():
     - ``pipeline.object-reuse``: chained operators hand a row on instead of copying it (every
       event passes five chained operators from the dedup to the local aggregation, three
       rows an event after the unnest). The job's JVM operators (Flink's SQL operators and
-      conversions, its Kafka sink, ``livecounters.BarrierMarker``) keep no row they were
-      handed; its Python operators get rows serialized."""
+      conversions, its Kafka sink, its decoder) keep no row they were handed, and
+      ``livecounters.TruthHold`` copies what it holds; its Python operators get rows
+      serialized."""
     from pyflink.common import Configuration
 
     conf = Configuration()

@@ -6,14 +6,15 @@
       -> dedup by a 128-bit hash of (kind, event_id), first wins   [JVM, keyed state]
       -> truths per room, per room+window, per room+gift type      [JVM, local-global
          (mini-batched: one update per changed row per flush)       aggregation]
-      -> barrier marker: a marker row before each checkpoint       [JVM, jobs/counters/jvm,
-         barrier                                                    forward]
+      -> hold, keyed by counter row: while behind, the newest      [JVM, jobs/counters/jvm,
+         truth per row, let go in rounds; a marker row before       keyed state; logic.
+         each checkpoint barrier                                    HoldPolicy its spec]
       -> Cassandra counter rows brought to their truth             [Python, chained to the
-                                                                    marker: waits for its
-                                                                    writes only there]
+                                                                    hold: waits for its
+                                                                    writes only at markers]
 
-Per-event work stays in the JVM; Python sees rows one at a time only after aggregation, once
-per changed counter row and flush.
+Per-event work stays in the JVM; Python sees rows one at a time only after aggregation: while
+live once per changed counter row and flush, while behind once per changed row and round.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pyflink.table import ChangelogMode, DataTypes, Schema, StreamTableEnvironme
 
 from jobs.counters.counter_sink import TRUTH_FIELDS, CounterSink
 from jobs.counters.decode import decoder_config
+from jobs.counters.logic import BEHIND_MS
 from jobs.counters.settings import Settings
 
 
@@ -232,18 +234,16 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, s: Set
     dead_letters.attach_as_datastream()
 
     truths = truth_stream(t_env, s)
-    # Forward from the aggregation's subtasks, not keyed again: the aggregation is partitioned
-    # by the counter row's key, so each row has one writer already, and a key_by would send
-    # every truth through Python twice (PyFlink computes keys in a Python map). A task of its
-    # own, not chained to the aggregation: while the sink waits for its writes before a
-    # checkpoint barrier, the aggregation goes on folding new events into truths. The barrier
-    # marker heads that task, chained to the sink.
-    (barrier_marked(truths.forward())
+    # The hold keys the truths by counter row in the JVM (a Python key_by would send every
+    # truth through Python twice), in a task of its own: while the sink waits for its writes
+    # before a checkpoint barrier, the aggregation goes on folding new events into truths.
+    # The sink reads forward from the hold, chained to it: each row has one writer.
+    (held(truths, s).forward()
         .process(CounterSink(s, owner)).name("cassandra-counters").uid("cassandra-counters"))
 
 
-def _marker_field_types() -> str:
-    """The truth rows' field types for the barrier marker: L (BIGINT), I (INT), S (STRING)."""
+def _field_types() -> str:
+    """The truth rows' field types for the hold: L (BIGINT), I (INT), S (STRING)."""
     from pyflink.table.types import BigIntType, IntType, VarCharType
 
     letters = {BigIntType: "L", IntType: "I", VarCharType: "S"}
@@ -251,16 +251,24 @@ def _marker_field_types() -> str:
                    for name in TRUTH_FIELDS)
 
 
-def barrier_marked(truths: DataStream) -> DataStream:
-    """``truths`` through the job's Java operator ``livecounters.BarrierMarker``
-    (``jobs/counters/jvm``, shipped as ``jobs.runtime.job_jar``): it passes every truth on and
-    sends a marker row (kind DELETE, room_id -1) right before each checkpoint barrier and at
-    the end of input, so the Python sink after it knows which of its bundle ends precedes a
-    barrier: only there must it wait for its writes (``counter_sink.CounterSink``). Starts a
-    new chain; the sink chains to it."""
+def held(truths: DataStream, s: Settings) -> DataStream:
+    """``truths`` keyed by counter row through the job's Java operator
+    ``livecounters.TruthHold`` (``jobs/counters/jvm``, shipped as ``jobs.runtime.job_jar``):
+    while the job is behind it holds the newest truth of each row in keyed state and lets the
+    held truths go in rounds (``logic.HoldPolicy``), so a row that changes many times in a
+    backlog crosses into Python and is written once a round; while live every truth passes at
+    once. Before each checkpoint barrier and at the end of input it sends a marker row (kind
+    DELETE, room_id -1), so the Python sink after it knows which of its bundle ends precedes a
+    barrier: only there must it wait for its writes (``counter_sink.CounterSink``). Keyed by
+    the row, it gives each row one writer: the sink reads forward from it."""
     from pyflink.java_gateway import get_gateway
 
+    assert TRUTH_FIELDS[:len(TRUTH_KEY_TYPES)] == tuple(TRUTH_KEY_TYPES), "key fields first"
+    assert TRUTH_FIELDS[-1] == "max_ts", "the hold reads max_ts last"
+    hold = get_gateway().jvm.livecounters.TruthHold
+    types, keys = _field_types(), len(TRUTH_KEY_TYPES)
     j = truths._j_data_stream
-    operator = get_gateway().jvm.livecounters.BarrierMarker(_marker_field_types())
-    return (DataStream(j.transform("barrier-marker", j.getType(), operator))
-            .name("barrier-marker").uid("barrier-marker").start_new_chain())
+    keyed = j.keyBy(hold.keySelector(keys), hold.keyType(types, keys))
+    operator = hold(types, keys, j.getType(), s.hold_ms, BEHIND_MS)
+    return (DataStream(keyed.transform("truth-hold", j.getType(), operator))
+            .name("truth-hold").uid("truth-hold"))

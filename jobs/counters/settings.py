@@ -58,10 +58,11 @@ class Settings:
                         "input until its bundle ends (or 1 MB of it collects), so this is a "
                         "floor under how soon counts are visible; longer drains a backlog "
                         "somewhat faster (README, Performance)")
-    hold_ms: int = _s(10_000, "while behind (the newest event the sink is handed is more "
-                      "than 5 s old: a backlog), the sink writes at most this often, and "
-                      "always before a checkpoint barrier, so a counter row that changes "
-                      "meanwhile is written once; 0: write continuously (README, Performance)")
+    hold_ms: int = _s(10_000, "while behind (the newest event time the job has seen is more "
+                      "than 5 s old: a backlog), truths wait in the hold in front of the "
+                      "sink, the newest per counter row, and go to it in rounds of at most "
+                      "this, and of a quarter of the lag, so a row that changes meanwhile "
+                      "is written once a round; 0: never hold (README, Performance)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
                              "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "

@@ -27,28 +27,31 @@ def _plan() -> dict[int, dict]:
     return {n["id"]: n for n in json.loads(_env().get_execution_plan())["nodes"]}
 
 
-def test_the_sink_writes_each_row_from_the_aggregation_subtask_that_owns_it():
+def test_the_sink_writes_each_row_from_the_hold_subtask_that_owns_it():
+    """One writer per counter row: the hold is keyed by the row (in the JVM, no Python key
+    selector) and the sink reads forward from it."""
     nodes = _plan()
     sink = [n for n in nodes.values() if n["contents"] == "cassandra-counters"]
     assert len(sink) == 1, [n["contents"] for n in nodes.values()]
     (edge,) = sink[0]["predecessors"]
-    assert edge["ship_strategy"] == "FORWARD", edge  # no re-keying, no Python key selector
-    # upstream, through forward edges only, to the aggregation and its hash input
+    assert edge["ship_strategy"] == "FORWARD", edge
+    hold = nodes[edge["id"]]
+    assert hold["contents"] == "truth-hold", hold["contents"]
+    (edge,) = hold["predecessors"]
+    assert edge["ship_strategy"] == "HASH", edge  # keyed by the counter row
     node = nodes[edge["id"]]
     while "GlobalGroupAggregate" not in node["contents"]:
         (edge,) = node["predecessors"]
         assert edge["ship_strategy"] == "FORWARD", (node["contents"], edge)
         node = nodes[edge["id"]]
     assert "groupBy=[room_id, wstart, kind, gift_id" in node["contents"], node["contents"]
-    (edge,) = node["predecessors"]
-    assert edge["ship_strategy"] == "HASH", edge
     assert not [n for n in nodes.values() if "key_by" in n["contents"]]
 
 
 def test_the_sink_is_a_task_of_its_own_so_its_waits_do_not_stop_the_aggregation():
     # the tasks Flink would run (operator chains), from the job graph PyFlink submits; the
-    # barrier marker heads the sink's task (it must see every truth the sink sees, in order)
+    # hold heads the sink's task (it must see every truth the sink sees, in order)
     graph = _env()._generate_stream_graph(False).getJobGraph()
     tasks = [v.getName() for v in graph.getVerticesSortedTopologicallyFromSources()]
-    assert tasks[-1] == "barrier-marker -> cassandra-counters", tasks
+    assert tasks[-1] == "truth-hold -> cassandra-counters", tasks
     assert "GlobalGroupAggregate" in tasks[-2], tasks

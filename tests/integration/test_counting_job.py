@@ -105,7 +105,7 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         assert 0 < metrics["persistence_delay_ms"] < 2 * 600_000, metrics
         # the sink waited for its writes before every checkpoint barrier: each completed
         # checkpoint passed a barrier marker through both sink subtasks, and each marker
-        # made its subtask drain its writer (pipeline.barrier_marked)
+        # made its subtask drain its writer (pipeline.held)
         completed = rest_get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
         assert completed > 0
         drains = _metric_sums(job_id, ["sink_barrier_drains"],

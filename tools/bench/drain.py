@@ -193,6 +193,13 @@ def run_drain(backlog: Backlog, *, stall_s: float = 180,
     for name, busy, bp, records in result.stages():
         progress(f"    stage {name[:60]}: busy {busy:.0f} ms/s, backpressured {bp:.0f} ms/s, "
                  f"{records:,.0f} records/s")
+    if result.sink:
+        written = result.sink.get("sink_rows_written", 0)
+        progress(f"    sink: {written:,.0f} counter rows written "
+                 f"({written / max(result.messages, 1):.3f} an event, "
+                 f"{written / max(result.rows, 1):.1f} a row) in "
+                 f"{result.sink.get('sink_writes', 0):,.0f} write rounds; "
+                 f"{result.sink.get('sink_rows_read', 0):,.0f} rows read")
     progress(f"    {result.messages:,} messages in {result.seconds:.1f}s = "
              f"{result.events_per_s:,.0f}/s, exact: {result.exact}, "
              f"restarts: {'unknown' if result.restarts is None else result.restarts}")

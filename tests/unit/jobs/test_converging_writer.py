@@ -427,43 +427,19 @@ def _wait_for(condition, timeout_s=5.0):
         time.sleep(0.01)
 
 
-def test_behind_the_writer_holds_changed_rows_and_writes_each_once_at_the_drain():
-    """A backlog (events far older than BEHIND_MS): after a round, the next waits up to
-    hold_ms, and the truths of a row offered meanwhile merge into one write; a drain (before
-    a checkpoint barrier) writes them at once."""
+@pytest.mark.parametrize("event_age_ms", [0, 3_600_000])
+def test_the_writer_writes_as_soon_as_truths_are_there(event_age_ms):
+    """Live or a backlog alike: a behind job's truths are held before the sink, in the JVM
+    (logic.HoldPolicy, test_hold_policy.py), never in the writer."""
     import time
 
     from jobs.counters.converging_writer import BackgroundWriter
 
     store = CountingStore()
-    now = 10_000_000
-    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), hold_ms=60_000,
-                          now_ms=lambda: now)
-    try:
-        bg.offer(G, (1, 5), now - 60_000)  # the first round starts at once
-        _wait_for(lambda: store.rows.get(G) == (1, 5) and bg.idle)
-        for likes in range(1, 101):
-            bg.offer(T, (likes, 0, 0, likes, 0), now - 60_000)
-        time.sleep(0.3)
-        assert store.write_calls == 1 and T not in store.rows  # held
-        bg.drain()
-        assert store.rows[T] == (100, 0, 0, 100, 0)
-        assert store.write_calls == 2 and store.rows_sent == 2  # 100 truths, one write
-    finally:
-        bg.stop()
-
-
-def test_a_writer_that_keeps_up_does_not_hold():
-    """Events newer than BEHIND_MS: every round starts as soon as truths are there."""
-    from jobs.counters.converging_writer import BEHIND_MS, BackgroundWriter
-
-    store = CountingStore()
-    now = 10_000_000
-    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0), hold_ms=60_000,
-                          now_ms=lambda: now)
+    bg = BackgroundWriter(ConvergingWriter(store, settle_ms=0))
     try:
         for likes in range(1, 4):
-            bg.offer(T, (likes, 0, 0, likes, 0), now - BEHIND_MS)
+            bg.offer(T, (likes, 0, 0, likes, 0), int(time.time() * 1000) - event_age_ms)
             _wait_for(lambda likes=likes: store.rows.get(T) == (likes, 0, 0, likes, 0))
         assert store.write_calls == 3
     finally:
@@ -522,7 +498,7 @@ def test_the_sink_waits_for_its_writes_only_at_the_bundle_end_after_a_barrier_ma
     sink._bundle_end()
     assert sink.background.offered == [{(TOTALS, 7, 0): (5, 0, 0, 5, 0)}]
     assert sink.background.drains == 0  # a bundle end without a barrier behind it
-    # the marker of pipeline.barrier_marked: a DELETE row of -1 and ''
+    # the marker of pipeline.held: a DELETE row of -1 and ''
     marker = (-1, -1, "", -1, -1, -1, -1, -1, -1, -1, -1)
     sink.process_element(_row(marker, RowKind.DELETE), None)
     sink.process_element(_row((7, -1, "", -1, 6, 0, 0, 6, 0, 0, 99)), None)

@@ -34,13 +34,13 @@ def test_only_a_bounded_source_ends_at_the_latest_offsets_of_its_start():
     assert bounded.replace(",\n  'scan.bounded.mode' = 'latest-offset'", "") == source_ddl(s)
 
 
-def test_the_barrier_marker_is_told_the_truth_rows_field_types():
-    """livecounters.BarrierMarker builds its marker row from these letters (L BIGINT,
+def test_the_hold_is_told_the_truth_rows_field_types():
+    """livecounters.TruthHold builds its key and marker row from these letters (L BIGINT,
     I INT, S STRING), one per column of the truth query, in order."""
     from jobs.counters.counter_sink import TRUTH_FIELDS
-    from jobs.counters.pipeline import _marker_field_types
+    from jobs.counters.pipeline import _field_types
 
-    types = _marker_field_types()
+    types = _field_types()
     assert len(types) == len(TRUTH_FIELDS)
     assert dict(zip(TRUTH_FIELDS, types, strict=True)) == {
         "room_id": "L", "wstart": "L", "kind": "S", "gift_id": "I", "likes": "L",
