@@ -187,7 +187,10 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     cmd += ["-py", str(Path(py_file).resolve()), *job_args]
     outside = paths.run / "flink"
     outside.mkdir(parents=True, exist_ok=True)
-    res = subprocess.run(cmd, env=flink_env(paths), capture_output=True, text=True,
+    env = flink_env(paths)
+    if root is not None and (root / VERSION_STACK).is_dir():
+        env["LIVE_COUNTERS_STACK_DIR"] = str(root / VERSION_STACK)  # that version's own jars
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=timeout, cwd=outside)
     if res.returncode != 0:
         raise StackError(f"flink run failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
@@ -373,10 +376,44 @@ def package_archive(paths: StackPaths, root: Path | None = None, *,
     return out
 
 
+# in an exported version: its own jars, where its jobs/runtime.py looks when
+# LIVE_COUNTERS_STACK_DIR points here (``submit(root=...)`` does)
+VERSION_STACK = "stack"
+
+
+def build_version_jar(tree: Path, paths: StackPaths) -> None:
+    """The Java code of the version at ``tree`` (``jobs/counters/jvm``, if it has any),
+    compiled as scripts/setup compiles this checkout's, into ``tree/stack/lib/live-counters``,
+    beside a link to this stack's connector jars: a version runs with its own operators."""
+    import glob
+
+    import pyflink
+
+    sources = sorted(str(p) for p in (tree / "jobs" / "counters" / "jvm").rglob("*.java"))
+    if not sources:
+        return
+    lib = Path(pyflink.__file__).parent / "lib"
+    classpath = [*glob.glob(str(lib / "flink-dist-*.jar")),
+                 *glob.glob(str(lib / "flink-table-api-java-uber-*.jar")),
+                 *map(str, paths.lib("flink-connectors").glob("*.jar"))]
+    stack_lib = tree / VERSION_STACK / "lib"
+    classes = tree / VERSION_STACK / "build"
+    (stack_lib / "live-counters").mkdir(parents=True, exist_ok=True)
+    (stack_lib / "flink-connectors").symlink_to(paths.lib("flink-connectors"))
+    home = java.java_home()
+    subprocess.run([str(home / "bin" / "javac"), "-nowarn", "--release", "17", "-cp",
+                    os.pathsep.join(classpath), "-d", str(classes), *sources],
+                   check=True, capture_output=True)
+    subprocess.run([str(home / "bin" / "jar"), "--create", "--file",
+                    str(stack_lib / "live-counters" / "live-counters-jvm.jar"), "-C",
+                    str(classes), "."], check=True, capture_output=True)
+
+
 def export_version(rev: str, paths: StackPaths | None = None) -> Path:
     """The packages of git revision ``rev`` of this repository (``PACKAGES``, and
     ``LEGACY_PACKAGES`` where the revision has them), exported once to
-    ``<stack>/versions/<rev>``: an earlier version of the job to run beside this one."""
+    ``<stack>/versions/<rev>``, with its own Java code built (``build_version_jar``): an
+    earlier version of the job to run beside this one."""
     from local_stack.paths import REPO_ROOT
 
     paths = paths or StackPaths.from_env()
@@ -396,6 +433,7 @@ def export_version(rev: str, paths: StackPaths | None = None) -> Path:
         raise StackError(f"git archive {rev} failed (a clone with its history is needed): "
                          f"{archive.stderr.decode(errors='replace').strip()}")
     subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+    build_version_jar(tmp, paths)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

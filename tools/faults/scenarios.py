@@ -38,12 +38,13 @@ CI = Size(events=30_000, tm_kills=2, jm_kills=1, kafka_down_s=(30, 30),
           default_produce_s=60, member_down_s=(30, 30))
 
 
-# The first version of the job with today's state layout (e6f69be, 2026-12-01: the truth
-# query grouped by plain key columns; Flink does not restore the savepoints of versions
-# before it, README "State across versions"): the upgrade scenario starts it, then moves to
-# this checkout through a savepoint. Moved on when a version that changes the job is
-# released.
-PREVIOUS_VERSION = "e6f69be47c6a18b1095bd099af191e00ef738908"
+# The first version of the job with today's state layout (53131a5, 2026-12-07: the events
+# decoded in the JVM with a 128-bit id hash as the dedup key, and the truth hold keyed by
+# counter row in front of the sink; Flink does not restore the savepoints of versions before
+# it, README "State across versions"): the upgrade scenario starts it, with its own Java code
+# (local_stack.flink.export_version builds it), then moves to this checkout through a
+# savepoint. Moved on when a version that changes the job's state layout is released.
+PREVIOUS_VERSION = "53131a5a604af768db0a68a25967bfa277bc6f40"
 
 
 @dataclass(frozen=True)
