@@ -32,6 +32,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import time
@@ -60,6 +61,11 @@ STAGES = (DECODE, TRUTHS)  # the counting job's own stages, on its topics
 # python_decode.py): vectorized in its worker process, or row at a time in thread mode
 JVM, PYTHON, PYTHON_THREAD = "jvm", "python", "python-thread"
 DECODERS = (JVM, PYTHON, PYTHON_THREAD)
+# the dedup's key as the job has it (a 128-bit hash: two BIGINTs), or, to measure what the
+# choice gives, a 32-character string as an event id would be (uuid4 hex), or no dedup at all
+# (every event counted as new: the dedup's cost, its shuffle included)
+HASH_KEY, STRING_KEY, NO_DEDUP = "hash", "string", "none"
+DEDUP_KEYS = (HASH_KEY, STRING_KEY, NO_DEDUP)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class CeilingSettings:
     generated_group: bool = False  # group_id was made up here (deleted after the run)
     job_args: tuple[str, ...] = ()  # decode, truths: the counting job's flags
     decoder: str = JVM              # decode, truths: the job's (jvm) or a Python decoder
+    dedup_key: str = HASH_KEY       # truths: the job's dedup, or a variant measured beside it
 
     @classmethod
     def parse(cls, argv: list[str] | None = None) -> CeilingSettings:
@@ -108,6 +115,9 @@ class CeilingSettings:
                        help="decode, truths: the job's decoder (jvm, default), or Python: "
                             "vectorized (python) or row at a time in thread mode "
                             "(python-thread)")
+        p.add_argument("--dedup-key", choices=DEDUP_KEYS, default=HASH_KEY,
+                       help="truths: the dedup's key as the job has it (hash, default), a "
+                            "32-character string, or none (no dedup)")
         a = p.parse_args(argv)
         topics = tuple(t.strip() for t in a.topics.split(",") if t.strip())
         if a.kind == KAFKA and not topics:
@@ -127,7 +137,8 @@ class CeilingSettings:
         return cls(a.kind, a.events, a.rooms, a.distribution, a.bootstrap, topics, group,
                    a.parallelism, a.checkpoint_interval_ms, a.state_backend, a.rest_url,
                    a.result_file,
-                   generated_group=not a.group_id, job_args=job_args, decoder=a.decoder)
+                   generated_group=not a.group_id, job_args=job_args, decoder=a.decoder,
+                   dedup_key=a.dedup_key)
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,7 @@ def statements(s: CeilingSettings) -> list[str]:
     return kafka_consume_sql(s.bootstrap, list(s.topics), s.group_id)
 
 
-def job_stages(t_env, job, decoder: str = JVM) -> None:
+def job_stages(t_env, job, decoder: str = JVM, dedup_key: str = HASH_KEY) -> None:
     """The counting job's views up to its sink, over a bounded source (``pipeline.build``
     without the sinks): ``decoded``, ``events`` and the views TRUTH_SQL reads."""
     from jobs.counters.pipeline import (
@@ -222,7 +233,21 @@ def job_stages(t_env, job, decoder: str = JVM) -> None:
         JVM: register_decoder, PYTHON: register(VECTORIZED),
         PYTHON_THREAD: register(ROW_AT_A_TIME)}[decoder])
     t_env.create_temporary_view("events", t_env.sql_query(EVENTS_SQL))
-    truth_query_views(t_env, job)
+    if dedup_key == HASH_KEY:
+        truth_query_views(t_env, job)
+        return
+    from jobs.counters.pipeline import GROUPING_ROWS_VIEW_SQL, marked_view_sql
+
+    job_key = "PARTITION BY id_hi, id_lo"
+    marked = marked_view_sql(job)
+    assert job_key in marked, "the job's dedup key changed: update the variants"
+    if dedup_key == STRING_KEY:
+        marked = marked.replace(job_key, "PARTITION BY CONCAT(HEX(id_hi), HEX(id_lo))")
+    else:
+        marked = re.sub(r"CASE WHEN COUNT\(\*\) OVER .*? END AS first_seen", "1 AS first_seen",
+                        marked, flags=re.S)
+    t_env.execute_sql(marked)
+    t_env.execute_sql(GROUPING_ROWS_VIEW_SQL)
 
 
 def run(s: CeilingSettings) -> CeilingResult:
@@ -260,7 +285,7 @@ def run(s: CeilingSettings) -> CeilingResult:
     events = s.events if s.kind == ENGINE else topic_messages(s.bootstrap, list(s.topics))
 
     if s.kind in STAGES:
-        job_stages(t_env, job, s.decoder)
+        job_stages(t_env, job, s.decoder, s.dedup_key)
     stmts = statements(s)
     inserts = [x for x in stmts if x.startswith("INSERT")]
     for stmt in stmts:

@@ -47,9 +47,26 @@ class LatencyResult:
     # the sink's gauges, sampled every 5 s while measuring (largest subtask)
     sink_round_ms: list[float] = field(default_factory=list)
     persistence_delay_ms: list[float] = field(default_factory=list)
+    # the Kafka source's lag (pendingRecords, both subtasks), sampled every 5 s while measuring
+    lag_records: list[float] = field(default_factory=list)
+
+    def keeps_up(self) -> bool:
+        """The job keeps up with the offered rate: the producer reached >= 0.98x of it, and
+        the lag in the last third of the run is at most 5 s of events (the job's own behind
+        threshold) or no more than 1.5x the lag of the first third (bounded, not growing)."""
+        return keeps_up(self.rate, self.achieved_rate, self.lag_records)
 
     def percentile(self, q: float) -> float | None:
         return float(np.percentile(self.samples, q)) if self.samples else None
+
+
+def keeps_up(rate: float, achieved_rate: float, lag_records: list[float]) -> bool:
+    """See ``LatencyResult.keeps_up``."""
+    if achieved_rate < 0.98 * rate or len(lag_records) < 3:
+        return False
+    third = max(1, len(lag_records) // 3)
+    first, last = max(lag_records[:third]), max(lag_records[-third:])
+    return last <= max(5 * rate, 1.5 * first)
 
 
 def percentiles(samples: list[float]) -> dict[str, float | None]:
@@ -191,16 +208,20 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                 time.sleep(5)
                 try:
                     gauges = run.metric_max(["sink_last_round_ms", "persistence_delay_ms"])
+                    lag = run.metric_sums(["pendingRecords"]).get("pendingRecords")
                 except OSError as exc:
                     log.warning("REST: %s", exc)
-                    gauges = {}
+                    gauges, lag = {}, None
+                if lag is not None:
+                    result.lag_records.append(lag)
                 if "sink_last_round_ms" in gauges:
                     result.sink_round_ms.append(gauges["sink_last_round_ms"])
                 if gauges.get("persistence_delay_ms", 0) > 0:
                     result.persistence_delay_ms.append(gauges["persistence_delay_ms"])
                 p = percentiles(result.samples)
                 progress(f"    {time.monotonic() - t_measure[0]:.0f}s: {len(result.samples):,} "
-                         f"samples, p50 {p['p50_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms")
+                         f"samples, p50 {p['p50_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms"
+                         + (f", lag {lag:,.0f} records" if lag is not None else ""))
                 if errors:
                     raise BenchError(f"producer: {errors[0]!r}")
             stop.set()
@@ -230,5 +251,7 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
     p = percentiles(result.samples)
     progress(f"  {rate:,} events/s (achieved {result.achieved_rate:,.0f}/s): "
              f"{len(result.samples):,} samples, p50 {p['p50_ms'] or 0:.0f} ms, "
-             f"p95 {p['p95_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms, exact: {result.exact}")
+             f"p95 {p['p95_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms, "
+             f"exact: {result.exact}, keeps up: {result.keeps_up()} (lag "
+             f"{result.lag_records[:1]} -> {result.lag_records[-1:]} records)")
     return result

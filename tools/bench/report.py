@@ -79,6 +79,8 @@ class LatencyPoint:
     exact: bool
     restarts: int | None = None   # how often the job failed and restarted (None: unknown)
     budget: dict[str, float | None] = field(default_factory=dict)  # latency.latency_budget
+    keeps_up: bool | None = None  # latency.keeps_up (None: not measured)
+    max_lag: float | None = None  # the largest Kafka lag sampled while measuring, records
 
 
 @dataclass
@@ -292,9 +294,14 @@ def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
             f"(target: p99 <= {LATENCY_TARGET_MS / 1000:g} s at 20,000 ev/s).", ""]
     if r.latency:
         rows = [[_num(p.rate), _num(p.achieved_rate), _num(p.samples), _num(p.p50_ms),
-                 _num(p.p95_ms), _num(p.p99_ms), _exact_md(p.exact)] for p in r.latency]
+                 _num(p.p95_ms), _num(p.p99_ms), _keeps_up(p), _num(p.max_lag),
+                 _exact_md(p.exact)] for p in r.latency]
         out += [_table(["offered ev/s", "achieved ev/s", "samples", "p50 ms", "p95 ms",
-                        "p99 ms", "exact"], rows, [True] * 6 + [False]), ""]
+                        "p99 ms", "keeps up", "largest lag", "exact"], rows,
+                       [True] * 6 + [False, True, False]), "",
+                "Keeps up: the producer reached >= 0.98x the offered rate, and the Kafka lag "
+                "in the last third of the run was at most 5 s of events or 1.5x the first "
+                "third's (bounded, not growing).", ""]
     else:
         out += ["Not run.", ""]
 
@@ -390,9 +397,10 @@ def console_table(result: BenchResult) -> str:
                              "ratio"], rows, [False, False, True, True, True, False, False]))
     if r.latency:
         rows = [[_num(p.rate), _num(p.achieved_rate), _num(p.samples), _num(p.p50_ms),
-                 _num(p.p95_ms), _num(p.p99_ms), _exact_tty(p.exact)] for p in r.latency]
+                 _num(p.p95_ms), _num(p.p99_ms), _keeps_up(p), _exact_tty(p.exact)]
+                for p in r.latency]
         parts.append(_fixed(["latency at ev/s", "achieved", "samples", "p50 ms", "p95 ms",
-                             "p99 ms", "exact"], rows, [True] * 6 + [False]))
+                             "p99 ms", "keeps up", "exact"], rows, [True] * 6 + [False] * 2))
     if r.scale:
         parts.append(_fixed(["scale of state", "value"],
                             [[k, _num(v)] for k, v in r.scale.items()], [False, True]))
@@ -476,6 +484,10 @@ def _throughput_panel(ax: Any, ms: list[Measurement]) -> None:
                          [_bar_color(m.exact) for m in ms])],
            "events/s", [NOT_EXACT if not m.counts else "" for m in ms])
     ax.set_title("Throughput (grey: ceiling, nothing to count; red: not exact)", fontsize=11)
+
+
+def _keeps_up(p: LatencyPoint) -> str:
+    return "n/a" if p.keeps_up is None else "yes" if p.keeps_up else "NO"
 
 
 def _latency_panel(ax: Any, points: list[LatencyPoint]) -> None:

@@ -100,7 +100,7 @@ def test_markdown_has_command_machine_versions_and_every_table():
     assert "| 1 backlog drain | counting job | 1,800,000 | 10.0 | 180,000 | ✓ |" in md
     assert "3.60x kafka-python peer" in md and "0.2x SQL ceiling" in md
     assert "| datagen -> blackhole | 9,000,000 | 10.0 | 900,000 | n/a |" in md
-    assert "| 20,000 | 19,950 | 60 | 450 | 980 | 1,320 | ✓ |" in md
+    assert "| 20,000 | 19,950 | 60 | 450 | 980 | 1,320 | n/a | — | ✓ |" in md
     assert "| rooms | 1,000,000 |" in md and "| checkpoint size (MiB) | 182 |" in md
     assert "| merge_ms=200 | 600,000 | 10.0 | 60,000 | 21,000 | 2.86 | ✓ |" in md
     assert "| hot room | >= 0.8x uniform | 0.61x | **missed** |" in md
