@@ -392,18 +392,24 @@ def build_version_jar(tree: Path, paths: StackPaths) -> None:
     sources = sorted(str(p) for p in (tree / "jobs" / "counters" / "jvm").rglob("*.java"))
     if not sources:
         return
+    from jobs.runtime import connector_jars
+
     lib = Path(pyflink.__file__).parent / "lib"
+    connectors = sorted(paths.lib("flink-connectors").glob("*.jar")) or connector_jars()
     classpath = [*glob.glob(str(lib / "flink-dist-*.jar")),
                  *glob.glob(str(lib / "flink-table-api-java-uber-*.jar")),
-                 *map(str, paths.lib("flink-connectors").glob("*.jar"))]
+                 *map(str, connectors)]
     stack_lib = tree / VERSION_STACK / "lib"
     classes = tree / VERSION_STACK / "build"
     (stack_lib / "live-counters").mkdir(parents=True, exist_ok=True)
     (stack_lib / "flink-connectors").symlink_to(paths.lib("flink-connectors"))
     home = java.java_home()
-    subprocess.run([str(home / "bin" / "javac"), "-nowarn", "--release", "17", "-cp",
-                    os.pathsep.join(classpath), "-d", str(classes), *sources],
-                   check=True, capture_output=True)
+    built = subprocess.run([str(home / "bin" / "javac"), "-nowarn", "--release", "17", "-cp",
+                            os.pathsep.join(classpath), "-d", str(classes), *sources],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise StackError(f"the Java code of {tree.name} does not compile (is scripts/setup "
+                         f"done?):\n{built.stdout}{built.stderr}")
     subprocess.run([str(home / "bin" / "jar"), "--create", "--file",
                     str(stack_lib / "live-counters" / "live-counters-jvm.jar"), "-C",
                     str(classes), "."], check=True, capture_output=True)

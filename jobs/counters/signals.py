@@ -57,6 +57,9 @@ SIGNALS: tuple[Signal, ...] = (
            "rows whose write had an unknown outcome (timeout): re-read, never resent blindly"),
     Signal("persistence_delay", OPERATOR + "persistence_delay_ms", "ms", "max", False,
            "how old the newest event of the sink's last confirmed write round was"),
+    Signal("truths_held", OPERATOR + "truths_held", "rows", "sum", False,
+           "counter rows whose newest truth waits in the hold in front of the sink: non-zero "
+           "only while the job is behind (a backlog), which it writes in rounds"),
     Signal("checkpoint_duration", JOB + "lastCheckpointDuration", "ms", "max", False,
            "duration of the last completed checkpoint"),
     Signal("checkpoint_size", JOB + "lastCheckpointSize", "bytes", "max", False,

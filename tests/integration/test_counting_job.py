@@ -200,6 +200,7 @@ def _assert_prometheus_signals(job_id: str, s, workload, timeout_s: float = 90) 
             ("ambiguous_writes", t["ambiguous_writes"] >= 0),
             ("lag", t["lag"] == 0),
             ("persistence_delay", 0 < t["persistence_delay"] < 600_000),
+            ("truths_held", t["truths_held"] == 0),  # a job that keeps up holds nothing
             ("checkpoint_duration", t["checkpoint_duration"] >= 0),
             ("checkpoint_size", t["checkpoint_size"] > 0),
             ("restarts", t["restarts"] == 0),

@@ -50,6 +50,10 @@ def test_an_earlier_version_is_exported_from_git_and_zipped_apart(tmp_path):
         flink.export_version("no-such-revision", paths)
 
 
+# a version from before the product stopped importing the local stack (2026-12-01)
+LEGACY_VERSION = "e6f69be47c6a18b1095bd099af191e00ef738908"
+
+
 def test_the_zip_ships_the_product_and_an_older_version_its_local_stack(tmp_path):
     """The product imports neither the local stack nor the tooling, so a submission ships
     jobs/, connectors/ and schemas/ only; a version from before that (its jobs/runtime.py
@@ -58,12 +62,11 @@ def test_the_zip_ships_the_product_and_an_older_version_its_local_stack(tmp_path
     import zipfile
 
     from local_stack.paths import StackPaths
-    from tools.faults.scenarios import PREVIOUS_VERSION
 
     paths = StackPaths(tmp_path)
     shipped = {n.split("/")[0] for n in zipfile.ZipFile(flink.package_archive(paths)).namelist()}
     assert shipped == {"jobs", "connectors", "schemas"}
-    older = flink.export_version(PREVIOUS_VERSION, paths)
+    older = flink.export_version(LEGACY_VERSION, paths)
     assert "from local_stack" in (older / "jobs" / "runtime.py").read_text()
     names = zipfile.ZipFile(flink.package_archive(paths, older)).namelist()
     assert {n.split("/")[0] for n in names} == {"jobs", "connectors", "schemas", "local_stack"}
@@ -110,3 +113,18 @@ def test_waiting_for_a_job_sees_every_task_running_and_a_failure(monkeypatch):
 def test_the_counting_job_is_found_in_this_tree_or_another_version(tmp_path):
     assert flink.counting_job() == REPO_ROOT / "jobs" / "counters" / "main.py"
     assert flink.counting_job(tmp_path) == tmp_path / "jobs" / "counters" / "main.py"
+
+
+def test_an_exported_version_runs_its_own_java_code(tmp_path):
+    """The upgrade scenario's previous version gets a jar built from its own jobs/counters/jvm,
+    and a submission of it points the driver there (LIVE_COUNTERS_STACK_DIR)."""
+    import zipfile
+
+    from local_stack.paths import StackPaths
+    from tools.faults.scenarios import PREVIOUS_VERSION
+
+    older = flink.export_version(PREVIOUS_VERSION, StackPaths(tmp_path))
+    jar = older / flink.VERSION_STACK / "lib" / "live-counters" / "live-counters-jvm.jar"
+    names = zipfile.ZipFile(jar).namelist()
+    assert "livecounters/TruthHold.class" in names and "livecounters/EventDecoder.class" in names
+    assert (older / flink.VERSION_STACK / "lib" / "flink-connectors").is_symlink()
