@@ -58,7 +58,7 @@ class Settings:
                         "input until its bundle ends (or 1 MB of it collects), so this is a "
                         "floor under how soon counts are visible; longer drains a backlog "
                         "somewhat faster (README, Performance)")
-    hold_ms: int = _s(10_000, "while behind (the newest event time the job has seen is more "
+    hold_ms: int = _s(30_000, "while behind (the newest event time the job has seen is more "
                       "than 5 s old: a backlog), truths wait in the hold in front of the "
                       "sink, the newest per counter row, and go to it in rounds of at most "
                       "this, and of a quarter of the lag, so a row that changes meanwhile "

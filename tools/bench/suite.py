@@ -581,12 +581,19 @@ def platform_stages_note(ms: list[Measurement]) -> str | None:
     sinkless = stages[PLATFORM_TRUTHS]
     parts = [f"reading {us[0]:.1f}", f"the decode {us[1] - us[0]:.1f}",
              f"dedup and aggregation {us[2] - us[1]:.1f}", f"the sink {us[3] - us[2]:.1f}"]
+    pythons = [(name, 1e6 / stages[subject] - us[0]) for name, subject in (
+        ("vectorized", PLATFORM_DECODE_PY), ("row at a time in thread mode",
+                                             PLATFORM_DECODE_PY_THREAD)) if subject in stages]
+    python = ("" if not pythons else " The same decode in Python takes "
+              + ", ".join(f"{v:.1f} µs ({name})" for name, v in pythons)
+              + f": the JVM decoder is {min(v for _, v in pythons) / (us[1] - us[0]):.1f}x "
+              "the best of them.")
     return (f"What bounds the live platform: per event, the machine spends {us[3]:.1f} µs "
             f"(both cores; 1 / events/s) in the whole job, of which {', '.join(parts)} "
             "(each the difference between the job's stages run alone on the same backlog, "
             "see \"0 stage\"). Without its sink the job reaches "
             f"{sinkless:,.0f} events/s, {sinkless / drain.events_per_s:.2f}x the whole job: "
-            "the most any sink could give.")
+            "the most any sink could give." + python)
 
 
 def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,

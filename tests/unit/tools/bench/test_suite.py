@@ -133,6 +133,13 @@ def test_what_bounds_the_live_platform_is_read_from_its_stages():
     assert "spends 50.0 µs" in note
     assert ("reading 0.5, the decode 9.5, dedup and aggregation 30.0, the sink 10.0" in note)
     assert "the job reaches 25,000 events/s, 1.25x the whole job" in note
+    assert "Python" not in note  # no Python decoder measured
+    r.measurements.insert(0, Measurement("0 stage", suite.PLATFORM_DECODE_PY, 1_000_000, 20.0,
+                                         None))  # 50,000 events/s: 19.5 µs of decode
+    suite.add_analysis(r)
+    (note,) = [n for n in r.notes if n.startswith("What bounds the live platform")]
+    assert "The same decode in Python takes 19.5 µs (vectorized)" in note
+    assert "the JVM decoder is 2.1x the best of them" in note
     r.measurements[-1] = Measurement("0 live-platform drain", "live-counters job",
                                      1_000_000, 50.0, False)   # not exact: no note
     suite.add_analysis(r)
