@@ -27,7 +27,16 @@ from fastavro.validation import validate
 
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _schemas_dir() -> Path:
+    """``schemas/``: inside the package where the producer library is installed (it carries
+    them as package data), else beside the package in a checkout."""
+    packaged = Path(__file__).parent / "schemas"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "schemas"
+
+
+SCHEMAS_DIR = _schemas_dir()
 
 
 class DecodeError(ValueError):

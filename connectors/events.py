@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.avro_codec import DecodeError, SchemaRegistry
+from .avro_codec import DecodeError, SchemaRegistry  # relative: also the producer library
 
 LIKE = "like"
 GIFT = "gift"

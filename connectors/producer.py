@@ -1,11 +1,14 @@
-"""The producer library apps import to publish likes and gifts.
+"""The producer library apps use to publish likes and gifts.
 
-    from connectors.producer import CounterProducer
+    from live_counters_producer import CounterProducer      # pip install (README)
 
     with CounterProducer("kafka:9092") as p:
         p.like(room_id=42, user_id=7)                   # merged with the user's next taps
-        p.gift(room_id=42, user_id=7, gift_id=3, quantity=2, unit_value=500)
+        p.gift(room_id=42, user_id=7, gift_id=3, quantity=2, unit_value=500,
+               on_delivery=print)                       # the outcome of this one call
     # leaving the block flushes: every event is acknowledged by Kafka (acks=all) or raised
+
+(In this repository the same modules are ``connectors.producer`` and its neighbours.)
 
 Guarantees: an idempotent producer with ``acks=all``, keyed by room id (ASCII decimal), so
 one room's events stay in one partition and in order. Every event carries a unique
@@ -13,10 +16,15 @@ one room's events stay in one partition and in order. Every event carries a uniq
 Send errors are not swallowed: a send Kafka refuses at once raises ``ProduceError`` at the
 call; any other failure, a merged like's included, is raised by the next ``flush()`` (and by
 leaving the ``with`` block). Either way ``ProduceError.failed`` holds each event as it was
-encoded, for ``resend()``. Rapid likes of one user in one room within ``merge_ms`` are sent as
-one event whose ``count`` is their sum ("10 likes in 3 s"); ``merge_ms=0`` turns merging off.
+encoded, for ``resend()``. A call's ``on_delivery`` callback gets its ``Delivery`` (error None
+once Kafka acknowledged the event) on the producer's I/O thread. Rapid likes of one user in
+one room within ``merge_ms`` are sent as one event whose ``count`` is their sum ("10 likes in
+3 s"), and each tap's callback gets that event's outcome; ``merge_ms=0`` turns merging off.
 A background thread sends merged likes; it survives every error, and no call waits for
 another's send (a send blocks up to ``max_block_ms`` while Kafka has no metadata for a topic).
+
+Apps with a Kafka producer of their own encode events with ``encode_like``/``encode_gift``
+and send ``key`` and ``value`` to the event's topic (README, "For app developers").
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from connectors.avro_codec import SchemaRegistry
-from connectors.events import MAX_COUNT, Invalid, gift_record, like_record, validate
+# relative: these modules are also the producer library an app installs on its own
+# (connectors/producer_library: the package live_counters_producer)
+from .avro_codec import SchemaRegistry
+from .events import MAX_COUNT, Invalid, gift_record, like_record, validate
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,76 @@ class ProduceError(RuntimeError):
         return [(f.event_id, f.error) for f in self.failed]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one call: ``error`` None once Kafka acknowledged its event. For a
+    merged like, the outcome of the event its taps were merged into (``record["count"]``)."""
+
+    event_id: str
+    topic: str
+    room_id: int | None
+    record: dict[str, Any] | None
+    error: BaseException | None
+
+
+OnDelivery = Callable[[Delivery], None]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One event, encoded for any Kafka producer: send ``value`` with ``key`` to the event's
+    topic (``live.likes`` or ``live.gifts`` by default)."""
+
+    event_id: str
+    key: bytes
+    value: bytes
+    record: dict[str, Any]
+
+
+_REGISTRY: list[SchemaRegistry] = []
+
+
+def _registry(registry: SchemaRegistry | None) -> SchemaRegistry:
+    if registry is not None:
+        return registry
+    if not _REGISTRY:
+        _REGISTRY.append(SchemaRegistry())  # schemas read once
+    return _REGISTRY[0]
+
+
+def encode_like(room_id: int, user_id: int, count: int = 1, *, ts: int | None = None,
+                event_id: str | None = None, registry: SchemaRegistry | None = None,
+                now_ms: int | None = None) -> Encoded:
+    """``count`` likes of ``user_id`` in ``room_id`` as the job reads them; ValueError with the
+    job's reason for a like it would dead-letter (``now_ms``: the clock its "1 hour ahead"
+    rule reads, default this machine's). Keep ``event_id`` to resend it."""
+    now = _now_ms() if now_ms is None else now_ms
+    record = like_record(event_id or uuid.uuid4().hex, room_id, user_id, count,
+                         now if ts is None else ts)
+    _refuse_invalid("LikeEvent", record, now)
+    reg = _registry(registry)
+    return Encoded(record["event_id"], _key(room_id),
+                   reg.encode(record, reg.schema("LikeEvent")), record)
+
+
+def encode_gift(room_id: int, user_id: int, gift_id: int, quantity: int, unit_value: int, *,
+                ts: int | None = None, event_id: str | None = None,
+                registry: SchemaRegistry | None = None, now_ms: int | None = None) -> Encoded:
+    """A gift as the job reads it; ValueError with the job's reason for a gift it would
+    dead-letter (``now_ms`` as for ``encode_like``). Keep ``event_id`` to resend it."""
+    now = _now_ms() if now_ms is None else now_ms
+    record = gift_record(event_id or uuid.uuid4().hex, room_id, user_id, gift_id, quantity,
+                         unit_value, now if ts is None else ts)
+    _refuse_invalid("GiftEvent", record, now)
+    reg = _registry(registry)
+    return Encoded(record["event_id"], _key(room_id),
+                   reg.encode(record, reg.schema("GiftEvent")), record)
+
+
+def _key(room_id: int | None) -> bytes | None:
+    return str(room_id).encode("ascii") if room_id is not None else None
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -82,6 +162,7 @@ class _Merge:
     count: int
     ts: int          # the first tap's time
     opened: int      # the clock when the merge opened
+    callbacks: list[OnDelivery]  # each merged tap's, told the merged event's outcome
 
 
 class CounterProducer:
@@ -94,7 +175,6 @@ class CounterProducer:
         self.clock = clock
         self.registry = registry or SchemaRegistry()
         self._like_schema = self.registry.schema("LikeEvent")
-        self._gift_schema = self.registry.schema("GiftEvent")
         config = {"acks": "all", "enable_idempotence": True, "linger_ms": 5,
                   "bootstrap_servers": bootstrap_servers, **kafka_config}
         self._producer = KafkaProducer(**config)
@@ -116,41 +196,47 @@ class CounterProducer:
     # --- the app's calls ------------------------------------------------------------------
 
     def like(self, room_id: int, user_id: int, count: int = 1, *, ts: int | None = None,
-             event_id: str | None = None) -> None:
-        """Publish ``count`` likes (taps) of ``user_id`` in ``room_id``.
+             event_id: str | None = None, on_delivery: OnDelivery | None = None) -> None:
+        """Publish ``count`` likes (taps) of ``user_id`` in ``room_id``; ``on_delivery`` gets
+        the outcome (of the merged event, for a merged like).
 
         Unmerged (``merge_ms=0`` or an ``event_id`` given): a send Kafka refuses at once
-        raises ``ProduceError`` here. Merged: the like is sent within ``merge_ms``, and a
-        failure of its merged event is raised by the next ``flush()``.
+        raises ``ProduceError`` here (and ``on_delivery`` is not called). Merged: the like is
+        sent within ``merge_ms``, and a failure of its merged event goes to ``on_delivery``
+        and is raised by the next ``flush()``.
         """
         now = self.clock()
         ts = now if ts is None else ts
         _refuse_invalid("LikeEvent", like_record(event_id or _AN_ID, room_id, user_id, count,
                                                  ts), now)
+        callbacks = [on_delivery] if on_delivery is not None else []
         if self.merge_ms <= 0 or event_id is not None:
-            self._send_like(event_id or uuid.uuid4().hex, room_id, user_id, count, ts)
+            self._send_like(event_id or uuid.uuid4().hex, room_id, user_id, count, ts,
+                            callbacks)
             return
         key = (room_id, user_id)
         with self._lock:
             m = self._merging.get(key)
             if m is not None and m.count + count <= MAX_COUNT and now - m.opened < self.merge_ms:
                 m.count += count
+                m.callbacks += callbacks
                 return
             closed = self._take([key]) if m is not None else []
-            self._merging[key] = _Merge(uuid.uuid4().hex, count, ts, now)
+            self._merging[key] = _Merge(uuid.uuid4().hex, count, ts, now, callbacks)
         self._hand_over(closed)
 
     def gift(self, room_id: int, user_id: int, gift_id: int, quantity: int, unit_value: int, *,
-             ts: int | None = None, event_id: str | None = None) -> str:
-        """Publish a gift; returns its event id (resend with the same id after an error)."""
+             ts: int | None = None, event_id: str | None = None,
+             on_delivery: OnDelivery | None = None) -> str:
+        """Publish a gift; returns its event id (resend with the same id after an error).
+        ``on_delivery`` gets the outcome; a send Kafka refuses at once raises instead."""
         now = self.clock()
-        event_id = event_id or uuid.uuid4().hex
-        record = gift_record(event_id, room_id, user_id, gift_id, quantity, unit_value,
-                             now if ts is None else ts)
-        _refuse_invalid("GiftEvent", record, now)
-        self._send(self.gifts_topic, room_id, self.registry.encode(record, self._gift_schema),
-                   event_id, record)
-        return event_id
+        e = encode_gift(room_id, user_id, gift_id, quantity, unit_value,
+                        ts=now if ts is None else ts, event_id=event_id,
+                        registry=self.registry, now_ms=now)
+        self._send(self.gifts_topic, room_id, e.value, e.event_id, e.record,
+                   [on_delivery] if on_delivery is not None else [])
+        return e.event_id
 
     def send_raw(self, topic: str, room_id: int | None, value: bytes, label: str = "") -> None:
         """Send already-encoded bytes keyed by room (tools and tests use it for bad input)."""
@@ -197,29 +283,35 @@ class CounterProducer:
     # --- internals ------------------------------------------------------------------------
 
     def _send(self, topic: str, room_id: int | None, value: bytes, event_id: str,
-              record: dict[str, Any] | None) -> None:
+              record: dict[str, Any] | None, callbacks: list[OnDelivery] = ()) -> None:
         """Hand an event to the Kafka producer: ``ProduceError`` if it is refused at once
         (e.g. no metadata for the topic within max_block_ms); a later failure to be
-        acknowledged is kept for ``flush()``."""
-        key = str(room_id).encode("ascii") if room_id is not None else None
+        acknowledged is kept for ``flush()``. ``callbacks`` get the outcome."""
         try:
-            fut = self._producer.send(topic, key=key, value=value)
+            fut = self._producer.send(topic, key=_key(room_id), value=value)
         except Exception as exc:
             raise ProduceError([FailedEvent(event_id, topic, room_id, value, record, exc)]
                                ) from exc
 
+        def acknowledged(_metadata) -> None:
+            _tell(callbacks, Delivery(event_id, topic, room_id, record, None))
+
         def not_acknowledged(exc: BaseException) -> None:
             self._keep_failed(FailedEvent(event_id, topic, room_id, value, record, exc))
+            _tell(callbacks, Delivery(event_id, topic, room_id, record, exc))
+        if callbacks:
+            fut.add_callback(acknowledged)
         fut.add_errback(not_acknowledged)
 
-    def _send_like(self, event_id: str, room_id: int, user_id: int, count: int, ts: int) -> None:
+    def _send_like(self, event_id: str, room_id: int, user_id: int, count: int, ts: int,
+                   callbacks: list[OnDelivery] = ()) -> None:
         record = like_record(event_id, room_id, user_id, count, ts)
         try:
             value = self.registry.encode(record, self._like_schema)
         except Exception as exc:  # a validated like always encodes; if not, say so, keep it
             raise ProduceError([FailedEvent(event_id, self.likes_topic, room_id, b"", record,
                                             exc)]) from exc
-        self._send(self.likes_topic, room_id, value, event_id, record)
+        self._send(self.likes_topic, room_id, value, event_id, record, callbacks)
 
     def _keep_failed(self, failed: FailedEvent) -> None:
         log.error("event %s not acknowledged: %r", failed.event_id, failed.error)
@@ -236,10 +328,12 @@ class CounterProducer:
         """Send merged likes without holding _lock; a failure is kept for flush()."""
         for (room_id, user_id), m in merges:
             try:
-                self._send_like(m.event_id, room_id, user_id, m.count, m.ts)
+                self._send_like(m.event_id, room_id, user_id, m.count, m.ts, m.callbacks)
             except ProduceError as exc:
                 for failed in exc.failed:
                     self._keep_failed(failed)
+                    _tell(m.callbacks, Delivery(failed.event_id, failed.topic, room_id,
+                                                failed.record, failed.error))
             finally:
                 with self._lock:
                     self._handing_over -= 1
@@ -255,6 +349,16 @@ class CounterProducer:
                 self._hand_over(due)
             except Exception:  # the thread must outlive any error, or merged likes wait
                 log.exception("merged likes: sending failed; retrying at the next tick")
+
+
+def _tell(callbacks: list[OnDelivery], delivery: Delivery) -> None:
+    """Each callback, on the producer's I/O thread; an exception in one is logged, not
+    raised into the producer."""
+    for cb in callbacks:
+        try:
+            cb(delivery)
+        except Exception:
+            log.exception("on_delivery callback of event %s failed", delivery.event_id)
 
 
 # the ids the producer makes itself (uuid4 hex) are valid: the stand-in for one when likes

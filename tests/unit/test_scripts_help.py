@@ -18,6 +18,7 @@ pytestmark = pytest.mark.unit
     ("provision", ["usage: scripts/provision", "--partitions"]),
     ("stack", ["usage: scripts/stack"]),
     ("watch", ["usage: scripts/watch", "--once", "--job-name"]),
+    ("cql", ["usage: scripts/cql", "--cassandra-hosts", "--keyspace"]),
 ])
 def test_help_starts_nothing(script, words, tmp_path):
     # an empty cache directory and no virtual environment: setup would create both

@@ -1,0 +1,1 @@
+../../avro_codec.py
