@@ -1,0 +1,86 @@
+"""Every CQL query of README "For analysts", run as written (the keyspace aside) against the
+real Cassandra after the job counted a workload, returns what the workload's oracle says."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from local_stack.paths import REPO_ROOT, StackPaths
+from tests.counting import JobNames, produce, provision_for, wait_until_exact
+from tools.workload import generate
+
+pytestmark = pytest.mark.integration
+
+UTC = dt.UTC
+
+
+def readme_queries() -> list[str]:
+    """The statements of the SQL blocks in README "For analysts" (comments dropped)."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("### For analysts", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    text = "\n".join(line for block in blocks for line in block.splitlines()
+                     if not line.lstrip().startswith("--"))
+    return [q.strip() for q in text.split(";") if q.strip()]
+
+
+def test_the_readme_has_the_queries_this_test_checks():
+    assert [q.split("FROM")[1].split()[0] for q in readme_queries()] == [
+        "live_counters.room_totals", "live_counters.room_windows", "live_counters.room_gifts"]
+
+
+def test_every_analyst_query_returns_what_the_oracle_says(kafka_bootstrap, cassandra_hosts):
+    from local_stack.cassandra import connect
+
+    queries = readme_queries()
+    room = int(re.search(r"room_id = (\d+)", queries[0]).group(1))
+    day = re.search(r"day = '([\d-]+)'", queries[1]).group(1)
+    since = dt.datetime.strptime(re.search(r"window_start >= '([^']+)'", queries[1]).group(1),
+                                 "%Y-%m-%d %H:%M:%S%z")
+    # the workload on the README's day, after the hour its query starts from; its room among
+    # few rooms, so it has windows and gifts
+    base = int((since + dt.timedelta(minutes=30)).timestamp() * 1000)
+    wl = generate(20261207, events=20_000, rooms=60, now_ms=base)
+    names = JobNames.fresh()
+    s = provision_for(names, kafka_bootstrap, cassandra_hosts)
+    produce(s, wl)
+    log = StackPaths.from_env().logs / f"counters-{names.suffix}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        job = subprocess.Popen([sys.executable, "-m", "jobs.counters.main",
+                                *names.args(kafka_bootstrap, cassandra_hosts)],
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        report = wait_until_exact(s, wl, timeout_s=300, alive=lambda: job.poll() is None)
+        assert report.exact, report.summary()
+        want = wl.expected
+        with connect(cassandra_hosts) as session:
+            def rows(q: str):
+                return list(session.execute(q.replace("live_counters.", f"{s.keyspace}.")))
+
+            (totals,) = rows(queries[0])
+            assert list(totals) == want.totals[room], "room_totals"
+
+            windows = rows(queries[1])
+            since_ms = int(since.timestamp() * 1000)
+            expected = sorted(((w, v) for (r, w), v in want.windows.items()
+                               if r == room and w >= since_ms
+                               and dt.datetime.fromtimestamp(w / 1000, UTC).date().isoformat()
+                               == day), reverse=True)  # newest window first
+            assert expected, "the workload gave the room no window that day"
+            got = [(int(r.window_start.replace(tzinfo=UTC).timestamp() * 1000),
+                    [r.likes, r.gift_count, r.gift_value]) for r in windows]
+            assert got == expected, "room_windows"
+
+            gifts = {r.gift_id: [r.gift_count, r.gift_value] for r in rows(queries[2])}
+            assert gifts and gifts == {g: v for (r, g), v in want.gifts.items() if r == room}
+    finally:
+        os.killpg(job.pid, signal.SIGTERM)
+        job.wait(timeout=60)
