@@ -29,6 +29,7 @@ and send ``key`` and ``value`` to the event's topic (README, "For app developers
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -106,15 +107,13 @@ class Encoded:
     record: dict[str, Any]
 
 
-_REGISTRY: list[SchemaRegistry] = []
+@functools.cache
+def _default_registry() -> SchemaRegistry:
+    return SchemaRegistry()  # the schemas, read once
 
 
 def _registry(registry: SchemaRegistry | None) -> SchemaRegistry:
-    if registry is not None:
-        return registry
-    if not _REGISTRY:
-        _REGISTRY.append(SchemaRegistry())  # schemas read once
-    return _REGISTRY[0]
+    return registry if registry is not None else _default_registry()
 
 
 def encode_like(room_id: int, user_id: int, count: int = 1, *, ts: int | None = None,
