@@ -132,14 +132,17 @@ def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int | N
              hot_rooms: int = 3, hot_share: float = 0.3, dup_rate: float = 0.03,
              late_rate: float = 0.02, malformed_rate: float = 0.005,
              invalid_rate: float = 0.005, skew_share: float = 0.0, skew_ms: int = -HOUR,
-             poison: bool = False, registry: SchemaRegistry | None = None) -> Workload:
+             poison: bool = False, registry: SchemaRegistry | None = None,
+             span_ms: int = 0) -> Workload:
     """``events`` messages over rooms 1..``rooms`` (``hot_share`` of them to the first
     ``hot_rooms``), with repeats, late events, malformed bytes and invalid values mixed in.
 
     ``skew_share`` of the events come from a producer whose clock is ``skew_ms`` off (an hour
     behind by default: late, still counted). ``poison`` puts the block of ``poison_block``
     in the middle of the stream. ``window_ms``: the window size of the job that counts the
-    workload (its ``Settings.window_ms``; default: the job's default).
+    workload (its ``Settings.window_ms``; default: the job's default). ``span_ms``: the
+    messages are sent over this long from ``now_ms``; an on-time event carries the time it is
+    due to be sent (0: every event is stamped around ``now_ms``).
     """
     rnd = random.Random(seed)
     b = _Builder(rnd, registry or SchemaRegistry(), window_ms or Settings().window_ms)
@@ -157,10 +160,11 @@ def generate(seed: int, events: int, rooms: int, now_ms: int, window_ms: int | N
             continue
         p -= dup_rate
         kind = "like" if rnd.random() < 0.8 else "gift"
-        ts = now_ms - rnd.randint(0, 5_000)
+        due = now_ms + i * span_ms // events
+        ts = due - rnd.randint(0, 5_000)
         late = skewed = False
         if p < late_rate:                              # behind the watermark, still counted
-            ts = now_ms - rnd.randint(10 * MINUTE, 90 * MINUTE)
+            ts = due - rnd.randint(10 * MINUTE, 90 * MINUTE)
             late = True
         elif rnd.random() < skew_share:                # the producer whose clock is off
             ts += skew_ms

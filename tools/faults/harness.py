@@ -40,18 +40,22 @@ from local_stack.process import StackError
 from local_stack.profiles import PROFILES, SINGLE, Profile
 from tools import verify
 from tools.faults.monitor import thin
-from tools.faults.report import RunResult, counted_between, recovery_times
+from tools.faults.report import RunResult, counted_between, freeze_times, recovery_times
 from tools.faults.run import HarnessError, Run
 from tools.workload import MAX_MESSAGE_BYTES, Workload, generate, produce
 
 log = logging.getLogger(__name__)
 
 
-def workload_for(s: Settings, seed: int, events: int, rooms: int, **workload) -> Workload:
+def workload_for(s: Settings, seed: int, events: int, rooms: int, produce_s: float = 0,
+                 **workload) -> Workload:
     """The seeded workload of one run, its expected rows in the windows of the job that
-    counts it (``s``: the job's settings, ``--window-ms`` included)."""
+    counts it (``s``: the job's settings, ``--window-ms`` included), sent from now over
+    ``produce_s`` seconds: an on-time event carries the time it is due to be sent, so a job
+    that keeps up sees live events (stamped at the start, the last ones would arrive minutes
+    old, and the job would take itself to be behind)."""
     return generate(seed, events, rooms, int(time.time() * 1000), window_ms=s.window_ms,
-                    **workload)
+                    span_ms=int(produce_s * 1000), **workload)
 
 
 class Harness:
@@ -94,7 +98,7 @@ class Harness:
         provision(s, replication=profile.replication_factor,
                   min_insync_replicas=profile.min_insync_replicas,
                   topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
-        wl = workload_for(s, seed, events, rooms, **workload)
+        wl = workload_for(s, seed, events, rooms, produce_s, **workload)
         run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s,
                   profile=profile)
         result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
@@ -114,6 +118,8 @@ class Harness:
                 run.version_root = export_version(first_version, self.paths)
             run.submit()
             run.wait_running()
+            # the same seeded workload again, stamped from the moment it starts to flow
+            run.wl = wl = workload_for(s, seed, events, rooms, produce_s, **workload)
             run.monitor.start()
             run.start_supervisor()
             started = time.monotonic()
@@ -154,10 +160,13 @@ class Harness:
                     cancel(job_id)
                 except Exception:  # already gone (a JobManager kill, a savepoint stop)
                     pass
+        result.workers_left = run.workers_left()
         result.faults = run.faults
-        for f, rec in zip(run.faults, recovery_times(run.faults, run.monitor.samples),
-                          strict=True):
-            f.recovery_s = rec
+        recoveries = recovery_times(run.faults, run.monitor.samples)
+        for f, rec, freeze in zip(run.faults, recoveries,
+                                  freeze_times(run.faults, run.monitor.samples, recoveries),
+                                  strict=True):
+            f.recovery_s, f.freeze_s = rec, freeze
             f.counted_while_down = counted_between(run.monitor.samples, f.injected_at,
                                                    f.healed_at)
         result.restarts = sum(run.monitor.restarts.values())

@@ -46,3 +46,15 @@ def test_skewed_producer_events_are_an_hour_behind_and_counted():
     assert verdicts(wl, now) == wl.expected.dead_letters
     windows = {ws for (_, ws) in wl.expected.windows}
     assert any(ws <= now - HOUR for ws in windows) and any(ws > now - 60_000 for ws in windows)
+
+
+def test_on_time_events_carry_the_time_they_are_due_to_be_sent():
+    now = int(time.time() * 1000)
+    reg = SchemaRegistry()
+    wl = generate(5, 2_000, 50, now, span_ms=200_000, dup_rate=0, late_rate=0,
+                  malformed_rate=0, invalid_rate=0)
+    ts = [reg.decode(m.value)[1]["ts"] for m in wl.messages]
+    # event i is due at now + i * 100 ms and stamped up to 5 s before that
+    assert all(now + i * 100 - 5_000 <= t <= now + i * 100 for i, t in enumerate(ts))
+    assert ts[-1] > now + 190_000
+    assert wl.counted == 2_000
