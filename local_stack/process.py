@@ -180,3 +180,39 @@ def wait_until(ready: Callable[[], bool], *, what: str, timeout: float,
             progress(f"waiting for {what} ({now - start:.0f}s)")
             last_report = now
         time.sleep(0.5)
+
+
+def python_workers_under(pid: int) -> list[tuple[int, str]]:
+    """(PID, start time) of the PyFlink Python workers (``beam_boot``) that descend from
+    ``pid`` (a TaskManager): their runner script is its child, they its grandchildren."""
+    parents: dict[int, int] = {}
+    workers: list[tuple[int, str]] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+            cmd = Path(f"/proc/{name}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        parents[int(name)] = int(fields[1])
+        if b"pyflink.fn_execution.beam.beam_boot" in cmd.split(b"\0"):  # python -m it
+            workers.append((int(name), fields[19]))
+
+    def descends(p: int) -> bool:
+        for _ in range(16):
+            p = parents.get(p, 0)
+            if p == pid:
+                return True
+            if p <= 1:
+                return False
+        return False
+
+    return [w for w in workers if descends(w[0])]
+
+
+def still_running(pid: int, start: str) -> bool:
+    """Whether the process ``pid`` that started at ``start`` (``python_workers_under``) runs."""
+    stat = _proc_stat(pid)
+    return stat is not None and _alive(stat[0]) and stat[1] == start

@@ -94,3 +94,47 @@ def test_stop_together_signals_every_process_before_waiting(tmp_path):
     assert stop_together(procs, timeout=20) == ["member-1", "member-2"]
     assert time.monotonic() - start < 10
     assert all(p.pid() is None for p in procs)
+
+
+def test_python_workers_under_finds_a_taskmanagers_grandchildren_only(tmp_path):
+    """A worker is found under its TaskManager (via the runner script), not elsewhere, and is
+    no longer running once it ended."""
+    import os
+    import subprocess
+
+    from local_stack.process import python_workers_under, still_running
+
+    # stands in for the TaskManager -> pyflink-udf-runner.sh -> beam_boot tree
+    fake = tmp_path / "pyflink" / "fn_execution" / "beam"
+    fake.mkdir(parents=True)
+    for d in (tmp_path / "pyflink", tmp_path / "pyflink" / "fn_execution", fake):
+        (d / "__init__.py").write_text("")
+    (fake / "beam_boot.py").write_text("import time\ntime.sleep(60)\n")
+    runner = subprocess.Popen(
+        ["bash", "-c", f"{sys.executable} -m pyflink.fn_execution.beam.beam_boot --id 1; :"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    try:
+        _poll(lambda: python_workers_under(os.getpid()) != [])
+        workers = python_workers_under(os.getpid())
+        assert len(workers) == 1
+        assert python_workers_under(runner.pid) == workers
+        other = subprocess.Popen(["sleep", "30"])
+        try:
+            assert python_workers_under(other.pid) == []
+        finally:
+            other.kill()
+            other.wait()
+        os.kill(workers[0][0], signal.SIGKILL)
+        _poll(lambda: not still_running(*workers[0]))
+    finally:
+        for pid, _ in python_workers_under(runner.pid):
+            os.kill(pid, signal.SIGKILL)
+        runner.kill()
+        runner.wait()
+
+
+def _poll(ready, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

@@ -17,6 +17,9 @@ class Fault:
     injected_at: float
     healed_at: float
     recovery_s: float | None = None  # fault to counters moving again; None: never seen moving
+    # how long the counts stood still around the fault: from their last rise before it to
+    # their first rise after it (None: not seen moving on either side)
+    freeze_s: float | None = None
     # events the counters grew by between injection and heal: a replica lost while the others
     # serve should not stop the counting (None: no sample on either side)
     counted_while_down: int | None = None
@@ -47,6 +50,19 @@ def recovery_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]]
                 found = t - f.injected_at
                 break
         out.append(found)
+    return out
+
+
+def freeze_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]],
+                 recoveries: Sequence[float | None]) -> list[float | None]:
+    """For each fault, how long the counts stood still: from the last sample before the fault
+    that was higher than the one before it, to the moment they moved again (``recoveries``,
+    seconds after the injection). A reader sees no number move for that long."""
+    out: list[float | None] = []
+    for f, rec in zip(faults, recoveries, strict=True):
+        rises = [t for (t, v), (_, before) in zip(samples[1:], samples, strict=False)
+                 if t <= f.injected_at and v > before]
+        out.append(f.injected_at + rec - rises[-1] if rises and rec is not None else None)
     return out
 
 
@@ -90,16 +106,23 @@ class RunResult:
     progress: list[tuple[float, int]] = field(default_factory=list)  # (s, counted), every 2 s
     error: str | None = None  # the run could not finish (the harness's own failure)
     max_restarts: int | None = None  # more restarts fail the run (poison must not loop)
+    # Python workers of a killed TaskManager still running at the end of the run (each
+    # could still write to Cassandra; they fail the run)
+    workers_left: list[str] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
         return (self.error is None and self.rows_wrong == 0 and self.events_lost == 0
                 and self.events_double_counted == 0 and self.dlq_missing == 0
                 and self.dlq_extra == 0 and self.dlq_letters == self.invalid_sent
-                and (self.max_restarts is None or self.restarts <= self.max_restarts))
+                and (self.max_restarts is None or self.restarts <= self.max_restarts)
+                and not self.workers_left)
 
     def recoveries(self) -> list[float]:
         return [f.recovery_s for f in self.faults if f.recovery_s is not None]
+
+    def freezes(self) -> list[float]:
+        return [f.freeze_s for f in self.faults if f.freeze_s is not None]
 
     def recovery_median(self) -> float | None:
         r = self.recoveries()
@@ -112,6 +135,9 @@ class RunResult:
     def summary(self) -> str:
         med, mx = self.recovery_median(), self.recovery_max()
         rec = f"recovery median {med:.1f}s max {mx:.1f}s" if med is not None else "recovery -"
+        fr = self.freezes()
+        rec += (f"; counts still median {statistics.median(fr):.1f}s max {max(fr):.1f}s"
+                if fr else "")
         return (f"{self.scenario} seed {self.seed}: {'EXACT' if self.exact else 'WRONG'}; "
                 f"{self.messages} messages ({self.counted_sent} counted, "
                 f"{self.duplicates_sent} duplicates, {self.invalid_sent} invalid), "
@@ -120,7 +146,9 @@ class RunResult:
                 f"{self.events_double_counted}; DLQ {self.dlq_letters}/{self.invalid_sent}; "
                 f"restarts {self.restarts}, resubmissions {self.resubmissions}"
                 + (f", TaskManager exits on their own: {', '.join(self.taskmanager_exits)}"
-                   if self.taskmanager_exits else "") + f"; {rec}; "
+                   if self.taskmanager_exits else "")
+                + (f"; Python workers of killed TaskManagers left: {', '.join(self.workers_left)}"
+                   if self.workers_left else "") + f"; {rec}; "
                 f"{self.seconds:.0f}s" + (f"; ERROR {self.error}" if self.error else ""))
 
     def to_json(self) -> dict:
@@ -135,7 +163,8 @@ def _s(x: float | None) -> str:
 
 HEADER = ("| scenario | seed | events produced | duplicates sent | invalid sent | faults "
           "| rooms checked | rooms wrong | events lost | double-counted | DLQ / invalid "
-          "| restarts (+ resubmits) | recovery median / max (s) | run (s) | exact |")
+          "| restarts (+ resubmits) | recovery median / max (s) | counts still median / max (s) "
+          "| workers left | run (s) | exact |")
 
 
 def markdown_table(results: Sequence[RunResult]) -> str:
@@ -148,7 +177,10 @@ def markdown_table(results: Sequence[RunResult]) -> str:
             f"| {r.dlq_letters:,} / {r.invalid_sent:,} | {r.restarts} (+{r.resubmissions})"
             + (f", {len(r.taskmanager_exits)} TaskManager exit(s) on its own "
                if r.taskmanager_exits else " ") +
-            f"| {_s(r.recovery_median())} / {_s(r.recovery_max())} | {r.seconds:.0f} "
+            f"| {_s(r.recovery_median())} / {_s(r.recovery_max())} "
+            f"| {_s(statistics.median(r.freezes()) if r.freezes() else None)} / "
+            f"{_s(max(r.freezes()) if r.freezes() else None)} | {len(r.workers_left)} "
+            f"| {r.seconds:.0f} "
             f"| {'yes' if r.exact else '**NO**'} |")
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ supervisor would)."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import threading
@@ -27,7 +28,7 @@ from local_stack.flink import (
     wait_all_running,
 )
 from local_stack.paths import StackPaths
-from local_stack.process import ManagedProcess
+from local_stack.process import ManagedProcess, python_workers_under, still_running
 from local_stack.profiles import SINGLE, Profile
 from tools.faults.monitor import Monitor
 from tools.faults.report import Fault
@@ -77,10 +78,27 @@ class Run:
         self.t0 = time.monotonic()
         # TaskManagers that exited without being killed by the harness, restarted by it
         self.exits: list[str] = []
+        # (PID, start time) of the Python workers of the TaskManagers the harness killed
+        self.orphan_candidates: list[tuple[int, str]] = []
         self._tm_lock = threading.Lock()  # held while the harness kills one itself
         self._supervising = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="tm-supervisor",
                                             daemon=True)
+
+    def workers_left(self, grace_s: float = 10) -> list[str]:
+        """The Python workers of killed TaskManagers still running after ``grace_s`` more
+        seconds; they are killed then (so that they do not disturb the next run)."""
+        deadline = time.monotonic() + grace_s
+        left = [w for w in self.orphan_candidates if still_running(*w)]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = [w for w in left if still_running(*w)]
+        for pid, _ in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        return [str(pid) for pid, _ in left]
 
     # --- the supervisor --------------------------------------------------------------------
 
@@ -229,6 +247,9 @@ class Run:
         tm = self.rnd.choice(tms) if len(tms) > 1 else tms[0]
         with self._tm_lock:
             t = time.monotonic()
+            pid = tm.pid()
+            if pid is not None:  # its Python workers must end with it
+                self.orphan_candidates += python_workers_under(pid)
             tm.signal(signal.SIGKILL)
             label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
             self.say(f"kill -9 {label}; {self.status()}")

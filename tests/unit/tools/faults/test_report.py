@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tools.faults.report import Fault, RunResult, markdown_table, recovery_times, replace_between
+from tools.faults.report import (
+    Fault,
+    RunResult,
+    freeze_times,
+    markdown_table,
+    recovery_times,
+    replace_between,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -25,6 +32,16 @@ def test_gap_in_samples_while_cassandra_is_down():
     assert recovery_times([Fault("pause", 1.2, 20.0)], samples) == [pytest.approx(29.8)]
 
 
+def test_freeze_runs_from_the_last_rise_before_the_fault_to_the_first_after():
+    samples = [(0.0, 10), (1.0, 20), (2.0, 20), (3.0, 20), (4.0, 20), (5.0, 20), (6.0, 30)]
+    faults = [Fault("kill", 1.5, 2.0)]
+    recoveries = recovery_times(faults, samples)
+    # counts last rose at 1.0 and next at 6.0: no number moved for 5 s
+    assert freeze_times(faults, samples, recoveries) == [pytest.approx(5.0)]
+    assert freeze_times(faults, samples, [None]) == [None]
+    assert freeze_times([Fault("kill", 0.5, 0.6)], samples, [5.5]) == [None]  # no rise before
+
+
 def result(**kw) -> RunResult:
     base = dict(scenario="1-taskmanager", seed=1, messages=100, counted_sent=90,
                 duplicates_sent=5, invalid_sent=5, dlq_letters=5, rooms_checked=10)
@@ -41,13 +58,15 @@ def test_exact_needs_every_count_right():
     assert not result(error="harness failed").exact
     assert not result(max_restarts=0, restarts=1).exact
     assert result(max_restarts=0, restarts=0).exact
+    assert not result(workers_left=["4242"]).exact  # a worker of a killed TaskManager lives
 
 
 def test_table_row_and_markers():
-    r = result(faults=[Fault("kill", 0, 1, 3.0), Fault("kill", 5, 6, 5.0)], restarts=2)
+    r = result(faults=[Fault("kill", 0, 1, 3.0, 4.0), Fault("kill", 5, 6, 5.0, 7.0)],
+               restarts=2)
     table = markdown_table([r])
     assert "| 1-taskmanager | 1 | 100 | 5 | 5 | 2 | 10 | 0 | 0 | 0 | 5 / 5 | 2 (+0) " \
-           "| 4.0 / 5.0 |" in table
+           "| 4.0 / 5.0 | 5.5 / 7.0 | 0 |" in table
     doc = "# R\n<!-- a -->\nold\n<!-- b -->\ntail\n"
     assert replace_between(doc, "<!-- a -->", "<!-- b -->", "new") == \
         "# R\n<!-- a -->\nnew\n<!-- b -->\ntail\n"
