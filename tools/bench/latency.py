@@ -8,6 +8,11 @@ reads their ``events`` counter every 50 ms: when it rises from a to b, events a+
 room became visible then, and each one's latency is that moment minus the moment it was
 handed to the Kafka client. The first ``warmup_s`` are not counted (the job's start, the
 sink's settle time). At the end every counter row is checked against the truth.
+
+With ``kill_at_s`` the run goes through a failure: the TaskManager is killed (-9) that long
+into the measurement and a new one started at once, as a supervisor would. Every probe
+event's latency is kept on a timeline from the job's start, for the longest time no probe
+moved and the time until latency settled (``settle_time``).
 """
 
 from __future__ import annotations
@@ -49,6 +54,23 @@ class LatencyResult:
     persistence_delay_ms: list[float] = field(default_factory=list)
     # the Kafka source's lag (pendingRecords, both subtasks), sampled every 5 s while measuring
     lag_records: list[float] = field(default_factory=list)
+    # every probe event, warm-up included: (sent, latency) in seconds, sent counted from the
+    # moment the job was RUNNING; and the moments a probe's count rose, on the same clock
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    rises: list[float] = field(default_factory=list)
+    measured_from: float = 0.0            # the end of the warm-up, on the same clock
+    measured_to: float = 0.0
+    killed_at: float | None = None        # the TaskManager kill, on the same clock
+    checkpoints: int | None = None        # completed during the run
+
+    def max_ms(self) -> float | None:
+        return max(self.samples) * 1000 if self.samples else None
+
+    def longest_freeze_s(self) -> float | None:
+        return longest_freeze(self.rises, self.measured_from, self.measured_to)
+
+    def settle_s(self, since: float) -> float | None:
+        return settle_time(self.timeline, since)
 
     def keeps_up(self) -> bool:
         """The job keeps up with the offered rate: the producer reached >= 0.98x of it, and
@@ -67,6 +89,32 @@ def keeps_up(rate: float, achieved_rate: float, lag_records: list[float]) -> boo
     third = max(1, len(lag_records) // 3)
     first, last = max(lag_records[:third]), max(lag_records[-third:])
     return last <= max(5 * rate, 1.5 * first)
+
+
+def longest_freeze(rises: list[float], start: float, end: float) -> float | None:
+    """The longest stretch of [start, end] in which no probe's count rose (None: no span)."""
+    if end <= start:
+        return None
+    points = [start, *sorted(t for t in rises if start < t < end), end]
+    return max(b - a for a, b in zip(points, points[1:], strict=False))
+
+
+def settle_time(timeline: list[tuple[float, float]], since: float, window_s: float = 30.0,
+                bound_s: float = 1.0, step_s: float = 0.5) -> float | None:
+    """Seconds from ``since`` until latency settled: the first moment t from which the p99
+    of the events sent in the next ``window_s`` is at most ``bound_s`` (None: never within
+    the timeline). ``timeline``: (sent, latency) in seconds."""
+    if not timeline:
+        return None
+    sent = np.array([x for x, _ in timeline])
+    lat = np.array([y for _, y in timeline])
+    t, last = since, float(sent.max())
+    while t + window_s <= last + 1e-9:
+        inside = lat[(sent >= t) & (sent < t + window_s)]
+        if inside.size and float(np.percentile(inside, 99)) <= bound_s:
+            return t - since
+        t += step_s
+    return None
 
 
 def percentiles(samples: list[float]) -> dict[str, float | None]:
@@ -106,9 +154,11 @@ def visible_latencies(sent_at: list[float], seen_before: int, seen_now: int,
 
 def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100_000,
                 warmup_s: float = 20.0, extra_args: list[str] | None = None,
+                window_ms: int = 1000, kill_at_s: float | None = None,
                 progress: Callable[[str], None] = log.info) -> LatencyResult:
-    """One run at ``rate`` events/s for ``warmup_s + seconds`` with 1 s windows."""
-    run = JobRun("lat", parallelism, ["--window-ms", "1000", *(extra_args or [])],
+    """One run at ``rate`` events/s for ``warmup_s + seconds`` with ``window_ms`` windows;
+    with ``kill_at_s``, a TaskManager kill -9 that long after the warm-up."""
+    run = JobRun("lat", parallelism, ["--window-ms", str(window_ms), *(extra_args or [])],
                  partitions=max(2, parallelism * 2))
     result = LatencyResult(rate, seconds, bundle_ms=run.s.bundle_ms, flush_ms=run.s.flush_ms)
     cluster_free()
@@ -176,6 +226,8 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                 got = int(row.events or 0)
                 if got > seen[row.room_id]:
                     lat = visible_latencies(sent_at[row.room_id], seen[row.room_id], got, now)
+                    result.rises.append(now - t_running[0])
+                    result.timeline += [(now - x - t_running[0], x) for x in lat]
                     if t_measure and now >= t_measure[0]:
                         first_measured = seen[row.room_id]
                         # only events sent after the warm-up count
@@ -190,10 +242,12 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
     from local_stack.cassandra import connect
 
     stop_time = [0.0]
+    t_running = [0.0]
     producer = threading.Thread(target=produce, name="latency-producer", daemon=True)
     try:
         run.submit()
         run.wait_running()
+        t_running[0] = time.monotonic()
         progress(f"  {rate:,} events/s: job {run.job_id} running; warm-up {warmup_s:.0f}s, "
                  f"then {seconds:.0f}s measured")
         with connect(list(run.s.cassandra_hosts)) as session:
@@ -204,8 +258,14 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
             poller.start()
             time.sleep(warmup_s)
             t_measure.append(time.monotonic())
+            result.measured_from = t_measure[0] - t_running[0]
             while time.monotonic() - t_measure[0] < seconds:
                 time.sleep(5)
+                if (kill_at_s is not None and result.killed_at is None
+                        and time.monotonic() - t_measure[0] >= kill_at_s):
+                    result.killed_at = kill_taskmanager() - t_running[0]
+                    progress(f"    kill -9 of the TaskManager at {result.killed_at:.0f}s of the "
+                             "job, a new one started at once")
                 try:
                     gauges = run.metric_max(["sink_last_round_ms", "persistence_delay_ms"])
                     lag = run.metric_sums(["pendingRecords"]).get("pendingRecords")
@@ -226,6 +286,11 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                     raise BenchError(f"producer: {errors[0]!r}")
             stop.set()
             stop_time[0] = time.monotonic()
+            result.measured_to = stop_time[0] - t_running[0]
+            try:
+                result.checkpoints = run.checkpoints().get("completed")
+            except OSError as exc:
+                log.warning("REST: %s", exc)
             producer.join()
             result.achieved_rate = result.sent / (stop_time[0] - t0)
             poller.join()
@@ -255,3 +320,23 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
              f"exact: {result.exact}, keeps up: {result.keeps_up()} (lag "
              f"{result.lag_records[:1]} -> {result.lag_records[-1:]} records)")
     return result
+
+
+def kill_taskmanager() -> float:
+    """kill -9 of the local stack's TaskManager and a new one started at once (as a
+    supervisor would); returns the moment of the kill (monotonic)."""
+    import signal
+
+    from local_stack import stack
+    from local_stack.flink import start_taskmanager
+    from local_stack.paths import StackPaths
+
+    paths = StackPaths.from_env()
+    tm = stack.services(paths)["flink"].taskmanager  # type: ignore[attr-defined]
+    t = time.monotonic()
+    tm.signal(signal.SIGKILL)
+    deadline = t + 30
+    while tm.is_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    start_taskmanager(tm, paths)
+    return t

@@ -84,6 +84,28 @@ class LatencyPoint:
 
 
 @dataclass
+class FailurePoint:
+    """Produce -> visible at a fixed ``rate`` through a TaskManager kill -9 (restarted at
+    once): the measured window's percentiles and maximum, the longest time no probe moved,
+    and how long latency took to settle (p99 of the next 30 s <= 1 s) from the job's start
+    and from the kill (None: not within the run)."""
+
+    rate: int
+    seconds: float
+    samples: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    longest_freeze_s: float | None
+    settle_from_start_s: float | None
+    settle_after_kill_s: float | None
+    checkpoints: int | None
+    exact: bool
+    restarts: int | None = None
+
+
+@dataclass
 class Target:
     name: str
     goal: str      # e.g. ">= 150,000 ev/s"
@@ -105,6 +127,7 @@ class BenchResult:
     versions: dict[str, str]
     measurements: list[Measurement] = field(default_factory=list)
     latency: list[LatencyPoint] = field(default_factory=list)
+    failure: list[FailurePoint] = field(default_factory=list)
     scale: dict[str, float | str] = field(default_factory=dict)
     # per counting drain ("scenario: subject"): its tasks, busiest first, as
     # [name, busy ms/s, backpressured ms/s, records in/s] averaged over the drain's samples
@@ -118,6 +141,8 @@ class BenchResult:
         bad = [f"{m.scenario}: {m.subject}" for m in [*self.measurements, *self.producer]
                if m.exact is False]
         bad += [f"latency at {p.rate:,} ev/s" for p in self.latency if not p.exact]
+        bad += [f"latency through a failure at {p.rate:,} ev/s" for p in self.failure
+                if not p.exact]
         return bad
 
     def restarted(self) -> list[str]:
@@ -138,6 +163,7 @@ class BenchResult:
         d["measurements"] = [Measurement(**m) for m in d.get("measurements", [])]
         d["producer"] = [Measurement(**m) for m in d.get("producer", [])]
         d["latency"] = [LatencyPoint(**p) for p in d.get("latency", [])]
+        d["failure"] = [FailurePoint(**p) for p in d.get("failure", [])]
         d["targets"] = [Target(**t) for t in d.get("targets", [])]
         return cls(**d)
 
@@ -305,6 +331,24 @@ def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
     else:
         out += ["Not run.", ""]
 
+    out += ["### Through a failure", "", "The same probes at a fixed rate with 60 s windows, "
+            "through a TaskManager kill -9 with a new TaskManager started at once (as a "
+            "supervisor would). Longest freeze: the longest time in the measured window in "
+            "which no probe room's count moved. Settled: p99 of the next 30 s of probe "
+            "events <= 1 s, counted from the job's start and from the kill.", ""]
+    if r.failure:
+        rows = [[_num(p.rate), _num(p.seconds, 0), _num(p.samples), _num(p.p50_ms),
+                 _num(p.p95_ms), _num(p.p99_ms), _num(p.max_ms), _num(p.longest_freeze_s),
+                 _num(p.settle_from_start_s), _num(p.settle_after_kill_s),
+                 _num(p.checkpoints), _num(p.restarts), _exact_md(p.exact)]
+                for p in r.failure]
+        out += [_table(["ev/s", "s", "samples", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                        "longest freeze s", "settled after start s", "settled after kill s",
+                        "checkpoints", "restarts", "exact"], rows,
+                       [True] * 12 + [False]), ""]
+    else:
+        out += ["Not run.", ""]
+
     out += ["## Where the time goes", "", "Per task (operator chain) of each drain, from "
             "Flink's task metrics sampled every 10 s and averaged over the drain: busy and "
             "backpressured ms per second (the larger of the subtasks) and records taken in "
@@ -401,6 +445,13 @@ def console_table(result: BenchResult) -> str:
                 for p in r.latency]
         parts.append(_fixed(["latency at ev/s", "achieved", "samples", "p50 ms", "p95 ms",
                              "p99 ms", "keeps up", "exact"], rows, [True] * 6 + [False] * 2))
+    if r.failure:
+        rows = [[_num(p.rate), _num(p.p50_ms), _num(p.p99_ms), _num(p.max_ms),
+                 _num(p.longest_freeze_s), _num(p.settle_from_start_s),
+                 _num(p.settle_after_kill_s), _exact_tty(p.exact)] for p in r.failure]
+        parts.append(_fixed(["through a kill at ev/s", "p50 ms", "p99 ms", "max ms",
+                             "freeze s", "settle s", "after kill s", "exact"], rows,
+                            [True] * 7 + [False]))
     if r.scale:
         parts.append(_fixed(["scale of state", "value"],
                             [[k, _num(v)] for k, v in r.scale.items()], [False, True]))

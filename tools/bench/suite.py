@@ -40,7 +40,14 @@ from tools.bench import report as rep
 from tools.bench.drain import DrainResult, produce_backlog, run_drain
 from tools.bench.latency import latency_budget, percentiles, run_latency
 from tools.bench.load import Shape
-from tools.bench.report import RESTARTS, BenchResult, LatencyPoint, Measurement, Target
+from tools.bench.report import (
+    RESTARTS,
+    BenchResult,
+    FailurePoint,
+    LatencyPoint,
+    Measurement,
+    Target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,8 @@ PLATFORM_DECODE_PY = "live platform: source -> Python decode (vectorized) -> bla
 PLATFORM_DECODE_PY_THREAD = ("live platform: source -> Python decode (row at a time, thread "
                              "mode) -> blackhole")
 PLATFORM_TRUTHS = "live platform: the job without its sink (truths -> blackhole)"
-SCENARIOS = ("platform", "drain", "ceilings", "peer", "latency", "hot", "scale", "producer")
+SCENARIOS = ("platform", "drain", "ceilings", "peer", "latency", "failure", "hot", "scale",
+             "producer")
 # the per-event path's targets: events/s of the live-platform drain and of the job without
 # its sink; the live rates the job must keep up with
 PLATFORM_TARGET = 60_000
@@ -75,6 +83,7 @@ class Sizes:
     latency_s: float
     latency_warmup_s: float
     latency_rooms: int
+    failure_s: float          # latency through a TaskManager kill at 5,000 ev/s (0: not run)
     scale_rooms: int          # 0: not run
     producer_s: float
     quix: bool
@@ -85,7 +94,8 @@ class Sizes:
         return cls(platform_events=10_000_000, platform_rooms=10_000,
                    drain_events=300_000, rooms=100_000, hot_events=200_000, hot_rooms=10_000,
                    latency_rates=(5_000, *KEEP_UP_RATES), latency_s=180, latency_warmup_s=15,
-                   latency_rooms=1_000, scale_rooms=200_000, producer_s=10, quix=True,
+                   latency_rooms=1_000, failure_s=180, scale_rooms=200_000, producer_s=10,
+                   quix=True,
                    kafka_ceiling_job=True)
 
     @classmethod
@@ -93,7 +103,8 @@ class Sizes:
         return cls(platform_events=300_000, platform_rooms=1_000,
                    drain_events=100_000, rooms=100_000, hot_events=0, hot_rooms=10_000,
                    latency_rates=(5_000,), latency_s=20, latency_warmup_s=15,
-                   latency_rooms=1_000, scale_rooms=0, producer_s=3, quix=False,
+                   latency_rooms=1_000, failure_s=60, scale_rooms=0, producer_s=3,
+                   quix=False,
                    kafka_ceiling_job=False)
 
 
@@ -388,6 +399,33 @@ class Suite:
             if res.error:
                 self.r.notes.append(f"latency at {rate:,}/s: {res.error}")
 
+    def failure(self) -> None:
+        """Latency through a TaskManager kill -9 at 5,000 events/s with the job's 60 s
+        windows: the kill a third into the measurement, restarted at once."""
+        if not self.z.failure_s:
+            return
+        rate, kill_at = 5_000, self.z.failure_s / 3
+        self.say(f"[4 failure] {rate:,} events/s for {self.z.failure_s:.0f}s over "
+                 f"{self.z.latency_rooms:,} rooms, 60 s windows, TaskManager kill -9 at "
+                 f"{kill_at:.0f}s")
+        res = run_latency(rate, self.z.failure_s, self.p, rooms=self.z.latency_rooms,
+                          warmup_s=self.z.latency_warmup_s, extra_args=self.job_args,
+                          window_ms=60_000, kill_at_s=kill_at, progress=self.say)
+        p = percentiles(res.samples)
+        point = FailurePoint(rate, self.z.failure_s, len(res.samples), p["p50_ms"],
+                             p["p95_ms"], p["p99_ms"], res.max_ms(), res.longest_freeze_s(),
+                             res.settle_s(0.0),
+                             res.settle_s(res.killed_at) if res.killed_at is not None
+                             else None, res.checkpoints, res.exact, res.restarts)
+        self.r.failure.append(point)
+        self.say(f"  through the kill: p50 {point.p50_ms or 0:.0f} ms, p99 "
+                 f"{point.p99_ms or 0:.0f} ms, max {point.max_ms or 0:.0f} ms, longest freeze "
+                 f"{point.longest_freeze_s or 0:.1f} s, settled {point.settle_from_start_s} s "
+                 f"after the start and {point.settle_after_kill_s} s after the kill, "
+                 f"{point.checkpoints} checkpoints")
+        if res.error:
+            self.r.notes.append(f"latency through a failure: {res.error}")
+
     def hot_room(self) -> None:
         if not self.z.hot_events:
             self.r.notes.append("Hot room: not run in --quick mode.")
@@ -609,7 +647,9 @@ def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
         result.notes.append(f"The counting jobs ran with: {' '.join(job_args)}")
     steps = [("live platform", {"platform"}, suite.platform),
              ("drain, ceilings, peers", {"drain", "ceilings", "peer"}, suite.backlog_scenarios),
-             ("latency", {"latency"}, suite.latency), ("hot room", {"hot"}, suite.hot_room),
+             ("latency", {"latency"}, suite.latency),
+             ("latency through a failure", {"failure"}, suite.failure),
+             ("hot room", {"hot"}, suite.hot_room),
              ("scale", {"scale"}, suite.scale), ("producer", {"producer"}, suite.producer)]
     for name, wanted, step in steps:
         if not wanted & set(only):

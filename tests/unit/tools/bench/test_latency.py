@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tools.bench.latency import latency_budget, percentiles, visible_latencies
+from tools.bench.latency import (
+    latency_budget,
+    longest_freeze,
+    percentiles,
+    settle_time,
+    visible_latencies,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -39,3 +45,19 @@ def test_latency_budget_without_measurements_says_so():
     b = latency_budget(200, 1000, [], [], [])
     assert b["sink write round ms"] is None and b["produce to written ms"] is None
     assert b["produce to visible ms"] is None and b["decode bundle max ms"] == 200.0
+
+
+def test_longest_freeze_is_the_widest_gap_between_rises_within_the_window():
+    assert longest_freeze([1.0, 2.0, 3.0, 10.0, 11.0], 0.0, 12.0) == 7.0
+    assert longest_freeze([], 5.0, 8.0) == 3.0        # nothing moved at all
+    assert longest_freeze([1.0, 30.0], 2.0, 4.0) == 2.0  # rises outside do not count
+    assert longest_freeze([1.0], 4.0, 4.0) is None
+
+
+def test_settle_time_is_the_first_moment_the_next_30_s_have_p99_within_1_s():
+    # events every 0.1 s: 3 s latency for the first 10 s, 0.2 s after
+    timeline = [(i * 0.1, 3.0 if i < 100 else 0.2) for i in range(1_000)]
+    assert settle_time(timeline, 0.0) == pytest.approx(10.0)
+    assert settle_time(timeline, 20.0) == 0.0
+    assert settle_time([(i * 0.1, 3.0) for i in range(1_000)], 0.0) is None  # never settled
+    assert settle_time([], 0.0) is None

@@ -174,9 +174,10 @@ def test_quick_mode_says_these_are_not_the_reference_figures():
     assert "not the reference figures" not in markdown(result())
 
 
-def test_empty_sections_say_not_run():  # throughput, latency, stages, budget, scale, producer
+def test_empty_sections_say_not_run():  # throughput, latency, failure, stages, budget, scale,
+    # producer
     md = markdown(result(measurements=[], latency=[], scale={}, producer=[], targets=[]))
-    assert md.count("Not run.") == 6 and "None evaluated." in md
+    assert md.count("Not run.") == 7 and "None evaluated." in md
 
 
 def test_console_table_is_compact_and_complete():
@@ -213,3 +214,20 @@ def test_write_puts_md_png_and_json_and_links_the_chart_relatively(tmp_path):
     assert BenchResult.from_json((tmp_path / "last.json").read_text()) == result()
     write(result(), md, png)
     assert png.with_suffix(".json").exists()
+
+
+def test_the_failure_run_is_a_table_and_json_round_trips():
+    from tools.bench.report import BenchResult, FailurePoint
+
+    fp = FailurePoint(5000, 180.0, 3_400, 420.0, 900.0, 2_100.0, 14_200.0, 13.5, 9.0, 21.5,
+                      checkpoints=17, exact=True, restarts=1)
+    r = result(failure=[fp])
+    md = markdown(r)
+    assert "### Through a failure" in md
+    assert ("| 5,000 | 180 | 3,400 | 420 | 900 | 2,100 | 14,200 | 13.5 | 9.0 | 21.5 | 17 "
+            "| 1 | ✓ |") in md
+    assert BenchResult.from_json(r.to_json()).failure == [fp]
+    assert "through a kill" in console_table(r)
+    assert result(failure=[FailurePoint(5000, 180.0, 1, None, None, None, None, None, None,
+                                        None, None, False)]).not_exact() == [
+        "latency through a failure at 5,000 ev/s"]
