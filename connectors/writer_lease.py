@@ -42,7 +42,10 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 TTL_S = 30         # a lease not renewed for this long is free
-RENEW_S = 5        # sinks renew this often
+# Sinks renew this often. A new attempt of a sink waits out QUIET_S after the last renewal
+# of the attempt before it; a short period keeps that wait short after a failover (a
+# renewal is two lightweight transactions per sink subtask).
+RENEW_S = 1
 # A sink writes only while its last confirmed renewal was sent at most this long ago, and
 # renews first otherwise. A write sent then still reaches Cassandra before the lease can
 # expire: FRESH_S + the sink's request timeout (10 s) + Cassandra's counter write timeout (5 s)

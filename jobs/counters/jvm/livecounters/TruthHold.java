@@ -52,6 +52,7 @@ public final class TruthHold extends AbstractStreamOperator<Row>
     private transient HoldPolicy policy;
     private transient ValueState<Row> held;
     private transient Set<Object> heldKeys;
+    private transient boolean greeted;
 
     /**
      * {@code fieldTypes}: a letter per field of the truths; the first {@code keyFields} are the
@@ -125,6 +126,14 @@ public final class TruthHold extends AbstractStreamOperator<Row>
     }
 
     private void tick(long timestamp) throws Exception {
+        if (!greeted) {
+            // A marker at once, so the sink's Python function opens now and not at its first
+            // truth: its open() starts the watchdog that ends its worker with a dead
+            // TaskManager, takes its fence and waits out the attempt before it, while the
+            // source still catches up (a marker only makes the sink wait for its writes).
+            greeted = true;
+            output.collect(new StreamRecord<>(marker()));
+        }
         long now = getProcessingTimeService().getCurrentProcessingTime();
         if (policy.releaseDue(now, !heldKeys.isEmpty())) {
             releaseAll(now);
