@@ -19,6 +19,8 @@ def test_both_regimes_are_sized_and_the_live_platform_comes_first():
     assert full.platform_events / full.platform_rooms > 100 * full.drain_events / full.rooms
     assert 0 < quick.platform_events < full.platform_events
     assert suite.SCENARIOS[0] == "platform"
+    # the latency-through-a-failure run: >= 3 minutes, not in the quick run
+    assert full.failure_s >= 180 and quick.failure_s == 0
 
 
 def test_the_live_platform_target_is_judged_on_an_exact_drain_only():
