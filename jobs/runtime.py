@@ -126,7 +126,19 @@ def job_jar(root: Path | None = None) -> Path:
     jar = (root or stack_dir()) / "lib" / "live-counters" / JOB_JAR
     if not jar.is_file():
         raise FileNotFoundError(f"{jar} not found: run scripts/setup (it builds jobs/counters/jvm)")
+    if root is None and (REPO_ROOT / ".git").exists():
+        # this checkout's (not a submission's unpacked copy): a source changed since the
+        # build would silently not run
+        newer = [p.name for p in (REPO_ROOT / "jobs" / "counters" / "jvm").rglob("*.java")
+                 if p.stat().st_mtime > jar.stat().st_mtime]
+        if newer:
+            raise StaleBuild(f"{jar} is older than {', '.join(sorted(newer))}: run "
+                             "scripts/setup (it builds jobs/counters/jvm)")
     return jar
+
+
+class StaleBuild(RuntimeError):
+    """The job's Java code changed since scripts/setup built it."""
 
 
 def kafka_connector_jar() -> Path:

@@ -167,6 +167,10 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
     The client's output is returned; a non-zero exit raises StackError with that output.
     """
     paths = paths or StackPaths.from_env()
+    if root is None:
+        from jobs.runtime import job_jar
+
+        job_jar()  # StaleBuild if the job's Java code changed since scripts/setup built it
     url = f"http://{jobmanager}" if jobmanager else REST_URL
     try:
         rest_get("/overview", timeout=5, base=url)
