@@ -15,21 +15,24 @@ from local_stack.kafka import KafkaService
 from local_stack.paths import StackPaths
 from local_stack.process import ManagedProcess, StackError, stop_together, wait_until
 from local_stack.profiles import REPLICATED
+from local_stack.prometheus import PrometheusService
 
 log = logging.getLogger(__name__)
 
 ALL = ("kafka", "cassandra", "flink")
 DEFAULT = ("kafka", "cassandra")
-# started only by name: a second Cassandra with password authentication and client TLS, and
-# the replicated profile's brokers, Cassandra ring and second TaskManager (local_stack.profiles)
-OPTIONAL = ("cassandra-secure", *(s for s in REPLICATED.services if s not in ALL))
+# started only by name: a second Cassandra with password authentication and client TLS, the
+# replicated profile's brokers, Cassandra ring and second TaskManager (local_stack.profiles),
+# and Prometheus with the alert rules
+OPTIONAL = ("cassandra-secure", *(s for s in REPLICATED.services if s not in ALL),
+            "prometheus")
 # started in this order
 ORDER = ("kafka", *(b.name for b in BROKERS), "cassandra", "cassandra-secure",
-         *(n.name for n in RING), "flink", "taskmanager-2")
+         *(n.name for n in RING), "flink", "taskmanager-2", "prometheus")
 # stopped at once (a KRaft quorum: the last broker stopped alone waits for the others)
 TOGETHER = tuple(b.name for b in BROKERS)
 READY_TIMEOUT_S = {"kafka": 90.0, "cassandra": 240.0, "cassandra-secure": 240.0,
-                   "flink": 120.0, "taskmanager-2": 120.0,
+                   "flink": 120.0, "taskmanager-2": 120.0, "prometheus": 60.0,
                    **{b.name: 180.0 for b in BROKERS}, **{n.name: 360.0 for n in RING}}
 
 Progress = Callable[[str], None]
@@ -48,7 +51,7 @@ class Service(Protocol):
 def services(paths: StackPaths) -> dict[str, Service]:
     return {"kafka": KafkaService(paths), "cassandra": CassandraService(paths),
             "cassandra-secure": CassandraService(paths, SECURE), "flink": FlinkService(paths),
-            "taskmanager-2": SecondTaskManager(paths),
+            "taskmanager-2": SecondTaskManager(paths), "prometheus": PrometheusService(paths),
             **{b.name: KafkaService(paths, b) for b in BROKERS},
             **{n.name: CassandraService(paths, n) for n in RING}}
 

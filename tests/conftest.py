@@ -97,6 +97,22 @@ def flink_cluster(local_stack: _Stack) -> str:
     return FLINK_REST_URL
 
 
+@pytest.fixture(scope="session")
+def prometheus(local_stack: _Stack) -> str:
+    """The local stack's Prometheus (scraping every Flink process of the stack), with the
+    alert rules of flink-conf/prometheus as they are now."""
+    from local_stack import prometheus as prom
+    from local_stack.addresses import PROMETHEUS_URL
+
+    def answers() -> bool:
+        prom.query("up")
+        return True
+
+    local_stack.ensure("prometheus", answers, reusable=True)
+    prom.reload()
+    return PROMETHEUS_URL
+
+
 def _unique(request: pytest.FixtureRequest, prefix: str) -> str:
     name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:30]
     return f"{prefix}{name}_{uuid.uuid4().hex[:8]}"

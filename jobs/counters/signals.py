@@ -66,6 +66,12 @@ SIGNALS: tuple[Signal, ...] = (
            "size of the last completed checkpoint"),
     Signal("restarts", JOB + "numRestarts", "restarts", "max", False,
            "how often the job restarted since it was submitted"),
+    Signal("running_time", JOB + "runningTime", "ms", "max", False,
+           "how long the job has been RUNNING since it last started; 0 while it is not "
+           "(restarting, failing); no series once it has ended"),
+    Signal("last_checkpoint", JOB + "lastCheckpointCompletedTimestamp", "epoch ms", "max",
+           False, "when the last checkpoint completed (-1 before the first): checkpoints "
+           "that stop completing mean a stuck sink (it waits for its writes at each barrier)"),
 )
 
 BY_KEY = {s.key: s for s in SIGNALS}

@@ -1,0 +1,104 @@
+"""The alert rules operators copy (``flink-conf/prometheus/alerts.yml``) against the real
+job: each condition is made to happen, and the local stack's Prometheus, scraping the Flink
+processes, sees the rule's expression become true (its ``for`` is the operator's to tune and
+is not waited out here)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+import yaml
+
+from local_stack import flink, stack
+from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.prometheus import query
+from tests.counting import JobNames, provision_for, wait_until_exact
+from tools.workload import generate
+from tools.workload import produce as produce_workload
+
+pytestmark = pytest.mark.integration
+
+JOB_FILE = flink.counting_job()
+RULES = yaml.safe_load((REPO_ROOT / "flink-conf" / "prometheus" / "alerts.yml").read_text())
+
+
+def expr(alert: str) -> str:
+    return next(r["expr"] for g in RULES["groups"] for r in g["rules"] if r["alert"] == alert)
+
+
+def wait_for(expression: str, true: bool, timeout_s: float) -> float:
+    """Seconds until ``expression`` is true (non-empty) or false (empty), as asked."""
+    t0 = time.monotonic()
+    while True:
+        if bool(query(expression)) == true:
+            return time.monotonic() - t0
+        assert time.monotonic() - t0 < timeout_s, (
+            f"{expression!r} still {'false' if true else 'true'} after {timeout_s:.0f} s")
+        time.sleep(1)
+
+
+@pytest.fixture
+def live_job(kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
+    """The counting job, RUNNING; yields (settings, job id)."""
+    names = JobNames.fresh()
+    s = provision_for(names, kafka_bootstrap, cassandra_hosts)
+    res = flink.submit(JOB_FILE, names.args(kafka_bootstrap, cassandra_hosts), detached=True,
+                       parallelism=2, timeout=300)
+    job_id = flink.job_id_of(res.stdout)
+    try:
+        assert flink.wait_all_running(job_id, 180), "the job did not start"
+        yield s, job_id
+    finally:
+        try:
+            flink.cancel(job_id)
+        except Exception:  # already ended by the test
+            pass
+
+
+def test_a_job_that_is_not_running_is_seen(live_job):
+    _, job_id = live_job
+    not_running = expr("LiveCountersJobNotRunning")
+    wait_for(not_running, False, 60)  # RUNNING: the expression is empty
+    flink.cancel(job_id)
+    wait_for(not_running, True, 60)
+
+
+def test_a_sink_that_cannot_write_stalls_the_checkpoints_and_is_seen(live_job):
+    """Cassandra paused (SIGSTOP) while events flow (250/s for 200 s): the sink's write
+    round cannot finish, so the barrier behind it waits and no checkpoint completes; the
+    rule sees it, and after Cassandra resumes the checkpoints complete again and every count
+    is exact."""
+    s, job_id = live_job
+    wl = generate(35, events=50_000, rooms=200, now_ms=int(time.time() * 1000),
+                  span_ms=200_000)
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            produce_workload(wl, s.bootstrap, s.likes_topic, s.gifts_topic, rate=250)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    producer = threading.Thread(target=send, name="alerts-producer", daemon=True)
+    producer.start()
+    stalled = expr("LiveCountersCheckpointsStalled")
+    completed = ("flink_jobmanager_job_lastCheckpointCompletedTimestamp"
+                 f'{{job_id="{job_id}"}} > 0')
+    wait_for(completed, True, 90)
+    wait_for(stalled, False, 30)
+    cassandra = stack.services(StackPaths.from_env())["cassandra"].processes[0]
+    assert cassandra.is_running(), "this test pauses the local stack's Cassandra"
+    cassandra.signal(signal.SIGSTOP)
+    try:
+        took = wait_for(stalled, True, 240)
+    finally:
+        cassandra.signal(signal.SIGCONT)
+    assert took >= 100, f"true after {took:.0f} s of the pause: sooner than the rule allows"
+    wait_for(stalled, False, 180)  # checkpoints complete again
+    producer.join(timeout=300)
+    assert not errors, f"producing failed: {errors[0]!r}"
+    report = wait_until_exact(s, wl, timeout_s=300)
+    assert report.exact, report.summary()
