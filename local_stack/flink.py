@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -113,6 +115,19 @@ def start_taskmanager(proc: ManagedProcess, paths: StackPaths) -> int:
     argv = ["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
             *dynamic_properties(paths)]
     return proc.start(argv, env=flink_env(paths), cwd=paths.run / "flink")
+
+
+def kill_taskmanager(proc: ManagedProcess, paths: StackPaths,
+                     timeout_s: float = 30) -> tuple[float, float]:
+    """kill -9 of a TaskManager, and a new one started as soon as it is gone (as a supervisor
+    would); returns when it was killed and when the new one was started (monotonic)."""
+    killed = time.monotonic()
+    proc.signal(signal.SIGKILL)
+    while proc.is_running() and time.monotonic() < killed + timeout_s:
+        time.sleep(0.05)
+    started = time.monotonic()
+    start_taskmanager(proc, paths)
+    return killed, started
 
 
 class SecondTaskManager:

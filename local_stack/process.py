@@ -24,15 +24,21 @@ class StackError(RuntimeError):
     """A service of the local stack could not be started, reached or stopped."""
 
 
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks since boot) of a process, or None if there is none."""
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, then the parent
+    PID; the start time is [19]), or None if there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # the command name in field 2 may contain spaces and parentheses: split after the last ')'
-    fields = stat.rsplit(")", 1)[1].split()
-    return fields[0], fields[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of a process, or None if there is none."""
+    fields = _stat_fields(pid)
+    return (fields[0], fields[19]) if fields is not None else None
 
 
 def _alive(state: str | None) -> bool:
@@ -190,12 +196,13 @@ def python_workers_under(pid: int) -> list[tuple[int, str]]:
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
+        fields = _stat_fields(name)
         try:
-            stat = Path(f"/proc/{name}/stat").read_text()
             cmd = Path(f"/proc/{name}/cmdline").read_bytes()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
+        if fields is None:
+            continue
         parents[int(name)] = int(fields[1])
         if b"pyflink.fn_execution.beam.beam_boot" in cmd.split(b"\0"):  # python -m it
             workers.append((int(name), fields[19]))

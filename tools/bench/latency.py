@@ -325,18 +325,9 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
 def kill_taskmanager() -> float:
     """kill -9 of the local stack's TaskManager and a new one started at once (as a
     supervisor would); returns the moment of the kill (monotonic)."""
-    import signal
-
-    from local_stack import stack
-    from local_stack.flink import start_taskmanager
+    from local_stack import flink, stack
     from local_stack.paths import StackPaths
 
     paths = StackPaths.from_env()
     tm = stack.services(paths)["flink"].taskmanager  # type: ignore[attr-defined]
-    t = time.monotonic()
-    tm.signal(signal.SIGKILL)
-    deadline = t + 30
-    while tm.is_running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    start_taskmanager(tm, paths)
-    return t
+    return flink.kill_taskmanager(tm, paths)[0]

@@ -4,8 +4,9 @@ checks the counter tables and the dead-letter topic against the workload's groun
 
 A run (one scenario, one seed):
 
-1. fresh topics and keyspace; the workload (``tools.workload``) and its oracle;
-2. the job submitted with ``flink run`` at parallelism 2; a producer thread sends the
+1. fresh topics and keyspace;
+2. the job submitted with ``flink run`` at parallelism 2; once it runs, the workload
+   (``tools.workload``, stamped from then on) and its oracle; a producer thread sends the
    workload at a fixed rate; a monitor thread samples the counted events in Cassandra every
    0.5 s (for recovery times) and Flink's restart count every 2 s;
 3. the scenario injects its faults (``tools.faults.scenarios``) while events flow;
@@ -98,14 +99,9 @@ class Harness:
         provision(s, replication=profile.replication_factor,
                   min_insync_replicas=profile.min_insync_replicas,
                   topic_config={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024)})
-        wl = workload_for(s, seed, events, rooms, produce_s, **workload)
-        run = Run(self, scenario, seed, wl, job_args, rate=len(wl.messages) / produce_s,
-                  profile=profile)
-        result = RunResult(scenario, seed, len(wl.messages), wl.counted, wl.duplicates,
-                           wl.invalid, max_restarts=max_restarts)
-        run.say(f"{len(wl.messages):,} messages ({wl.counted:,} to count, {wl.duplicates:,} "
-                f"duplicates, {wl.invalid:,} invalid) at {run.rate:,.0f}/s; keyspace "
-                f"{s.keyspace}")
+        # the workload is generated once the job runs (workload_for: stamped from then on)
+        run = Run(self, scenario, seed, None, job_args, rate=0.0, profile=profile)
+        result = RunResult(scenario, seed, 0, 0, 0, 0, max_restarts=max_restarts)
         producer = threading.Thread(target=self._produce, args=(run,), name="producer",
                                     daemon=True)
         try:
@@ -118,8 +114,13 @@ class Harness:
                 run.version_root = export_version(first_version, self.paths)
             run.submit()
             run.wait_running()
-            # the same seeded workload again, stamped from the moment it starts to flow
             run.wl = wl = workload_for(s, seed, events, rooms, produce_s, **workload)
+            run.rate = len(wl.messages) / produce_s
+            result.messages, result.counted_sent = len(wl.messages), wl.counted
+            result.duplicates_sent, result.invalid_sent = wl.duplicates, wl.invalid
+            run.say(f"{len(wl.messages):,} messages ({wl.counted:,} to count, "
+                    f"{wl.duplicates:,} duplicates, {wl.invalid:,} invalid) at "
+                    f"{run.rate:,.0f}/s; keyspace {s.keyspace}")
             run.monitor.start()
             run.start_supervisor()
             started = time.monotonic()

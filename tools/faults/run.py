@@ -20,6 +20,7 @@ from local_stack.flink import (
     FlinkService,
     JobFailed,
     counting_job,
+    kill_taskmanager,
     latest_checkpoint,
     rest_get,
     start_taskmanager,
@@ -58,7 +59,7 @@ class HarnessError(RuntimeError):
 class Run:
     """One scenario run: its names, workload, job, monitor, and the faults it injects."""
 
-    def __init__(self, harness: Stack, scenario: str, seed: int, wl: Workload,
+    def __init__(self, harness: Stack, scenario: str, seed: int, wl: Workload | None,
                  job_args: list[str], rate: float, profile: Profile = SINGLE) -> None:
         self.h, self.scenario, self.seed = harness, scenario, seed
         self.profile = profile
@@ -245,17 +246,13 @@ class Run:
         random), then a new one, as a supervisor would start it."""
         tms = self.taskmanagers()
         tm = self.rnd.choice(tms) if len(tms) > 1 else tms[0]
+        label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
         with self._tm_lock:
-            t = time.monotonic()
             pid = tm.pid()
             if pid is not None:  # its Python workers must end with it
                 self.orphan_candidates += python_workers_under(pid)
-            tm.signal(signal.SIGKILL)
-            label = "taskmanager" if len(tms) == 1 else tm.name.removeprefix("flink-")
+            t, healed = kill_taskmanager(tm, self.h.paths)
             self.say(f"kill -9 {label}; {self.status()}")
-            _wait_gone(tm)
-            healed = time.monotonic()
-            start_taskmanager(tm, self.h.paths)
         if wait_ready:
             self.h.up(*self.profile.taskmanagers)
         self._record(f"kill -9 {label}", t, healed)
