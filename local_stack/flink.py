@@ -165,7 +165,8 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
            detached: bool = False, parallelism: int | None = None,
            restore_from: str | None = None, python: Path | None = None,
            timeout: float | None = None, jobmanager: str | None = None,
-           root: Path | None = None) -> subprocess.CompletedProcess:
+           root: Path | None = None,
+           conf: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``flink run -py py_file job_args`` against the local standalone cluster, or the one
     whose REST endpoint is ``jobmanager`` (``host:port``).
 
@@ -174,6 +175,8 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
 
     Attached (the default) returns when the job ends; detached returns once it is submitted.
     ``restore_from`` is a savepoint or retained checkpoint to start from (``flink run -s``).
+    ``conf``: Flink options for this job only (``flink run -Dkey=value``), over
+    ``flink-conf/config.yaml``.
     ``root``: the packages come from that tree (another version of the project, e.g. one
     ``export_version`` made) instead of this checkout.
     ``python`` is the interpreter of the job's driver and Python workers (``-pyclientexec``,
@@ -201,6 +204,7 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
         cmd += ["--parallelism", str(parallelism)]
     if restore_from is not None:
         cmd += ["--fromSavepoint", restore_from]
+    cmd += [f"-D{key}={value}" for key, value in (conf or {}).items()]
     if python is not None:
         cmd += ["-pyclientexec", str(python), "-pyexec", str(python)]
     cmd += ["-py", str(Path(py_file).resolve()), *job_args]

@@ -215,7 +215,9 @@ class BackgroundWriter:
     unwritten truth. (A behind job's truths are held before they reach the sink, in the JVM:
     ``logic.HoldPolicy``.) The writer is only ever used from the thread (no locking in it);
     ``on_round(seconds)`` is called there after each round, when ``round_event_ts`` holds the
-    newest event time the round's truths cover.
+    newest event time the round's truths cover. ``unconfirmed_since_ms`` is when the oldest
+    truth not yet confirmed in Cassandra was offered (wall clock): read at any time, it tells
+    how long a stuck round has waited.
     """
 
     def __init__(self, writer: ConvergingWriter,
@@ -225,6 +227,10 @@ class BackgroundWriter:
         self._cond = threading.Condition()
         self._incoming: dict[RowKey, Values] = {}
         self._incoming_ts = 0  # the newest event time offered since the last round began
+        # wall-clock ms when the oldest truth of _incoming / of the running round was
+        # offered (0: none)
+        self._incoming_since = 0
+        self._round_since = 0
         # the newest event time of the truths written by the last round (0: none known)
         self.round_event_ts = 0
         self._busy = False
@@ -239,11 +245,16 @@ class BackgroundWriter:
         """``event_ts``: the newest event time (epoch ms) the truth covers, if known."""
         self.offer_many({row: truth}, event_ts)
 
-    def offer_many(self, truths: dict[RowKey, Values], event_ts: int | None = None) -> None:
+    def offer_many(self, truths: dict[RowKey, Values], event_ts: int | None = None,
+                   since_ms: int | None = None) -> None:
         """Several rows' newest truths at once (one lock, one wake-up); ``event_ts``: the
-        newest event time they cover, if known."""
+        newest event time they cover, if known; ``since_ms``: when the oldest of them reached
+        the caller (wall-clock epoch ms; default now)."""
+        since = since_ms or int(time.time() * 1000)
         with self._cond:
             self._check()
+            if truths and (not self._incoming_since or since < self._incoming_since):
+                self._incoming_since = since
             self._incoming.update(truths)
             if event_ts is not None and event_ts > self._incoming_ts:
                 self._incoming_ts = event_ts
@@ -253,6 +264,13 @@ class BackgroundWriter:
     def idle(self) -> bool:
         """Nothing to write and no round running (read without the lock: a hint only)."""
         return not self._busy and not self._incoming
+
+    @property
+    def unconfirmed_since_ms(self) -> int:
+        """When the oldest truth offered and not yet confirmed was offered (epoch ms; 0:
+        every truth offered is written). Read without the lock: a signal only."""
+        since = [t for t in (self._round_since, self._incoming_since) if t]
+        return min(since, default=0)
 
     def drain(self) -> None:
         """Raises if the writer thread failed: the bundle (and the checkpoint after it) must
@@ -286,6 +304,7 @@ class BackgroundWriter:
                     return
                 batch, self._incoming = self._incoming, {}
                 batch_ts, self._incoming_ts = self._incoming_ts, 0
+                self._round_since, self._incoming_since = self._incoming_since, 0
                 self._busy = True
             try:
                 t0 = time.monotonic()
@@ -293,6 +312,7 @@ class BackgroundWriter:
                     self.writer.pending[row] = truth
                 self.writer.flush()
                 self.round_event_ts = batch_ts
+                self._round_since = 0
                 if self.on_round:
                     self.on_round(time.monotonic() - t0)
             except SinkStopped:

@@ -28,6 +28,10 @@ SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_
                 "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
                 "sink_rows_read", "sink_failures", "sink_last_round_ms",
                 "persistence_delay_ms", "sink_barrier_drains")
+# the sink's one clock-time gauge: when the oldest truth it holds and has not confirmed in
+# Cassandra reached it (epoch ms, 0: none); now minus it grows while a write round is stuck,
+# which a gauge read at bundle ends cannot show by itself
+UNCONFIRMED_SINCE = "sink_unconfirmed_since_ms"
 
 
 # the truth query's columns in order (pipeline.TRUTH_SCHEMA is built from them); the sink
@@ -138,6 +142,7 @@ class CounterSink(ProcessFunction):
         self.totals = dict.fromkeys(SINK_METRICS, 0)
         for name in SINK_METRICS:
             m.gauge(name, functools.partial(self.totals.__getitem__, name))
+        m.gauge(UNCONFIRMED_SINCE, self._unconfirmed_since_ms)
         self.writer = ConvergingWriter(store, self.s.settle_ms, on_written=self._written,
                                        before_write=self.lease.confirm)
         self.cluster.register_listener(_ForgetOnHostChange(self.writer))
@@ -146,6 +151,7 @@ class CounterSink(ProcessFunction):
         # truths received and not yet handed to the writer (the newest per row)
         self._truths: dict[RowKey, Values] = {}
         self._truths_ts = 0
+        self._truths_since = 0  # when the first of them arrived (epoch ms)
         # a barrier marker arrived in this bundle: drain the writer at its end
         self._barrier_due = False
         # the thread running this operator's current bundle: other operations of the worker
@@ -178,8 +184,12 @@ class CounterSink(ProcessFunction):
     def _hand_off(self) -> None:
         self.lease.check()
         if self._truths:
-            self.background.offer_many(self._truths, self._truths_ts)
-            self._truths, self._truths_ts = {}, 0
+            self.background.offer_many(self._truths, self._truths_ts, self._truths_since)
+            self._truths, self._truths_ts, self._truths_since = {}, 0, 0
+
+    def _unconfirmed_since_ms(self) -> int:
+        since = [t for t in (self._truths_since, self.background.unconfirmed_since_ms) if t]
+        return min(since, default=0)
 
     def process_element(self, row: Row, ctx: ProcessFunction.Context):
         self._bundle_thread = threading.get_ident()
@@ -200,6 +210,8 @@ class CounterSink(ProcessFunction):
                     late = values[_LATE]
                     self.m_late.inc(max(0, late - self.late_seen.get(key[1], 0)))
                     self.late_seen[key[1]] = late
+                if not self._truths:
+                    self._truths_since = int(time.time() * 1000)
                 self._truths[key] = truth
                 if values[_MAX_TS] > self._truths_ts:
                     self._truths_ts = values[_MAX_TS]

@@ -26,7 +26,8 @@ class Signal:
     key: str          # short name (scripts/watch, README)
     metric: str       # the Prometheus metric name
     unit: str
-    combine: str      # over subtasks: "sum" or "max"
+    combine: str      # over subtasks: "sum", "max", or "oldest" (an epoch-ms time: the
+                      # smallest non-zero one, shown as its age)
     rate: bool        # a running total: watch its rate per second
     meaning: str
 
@@ -56,7 +57,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("ambiguous_writes", OPERATOR + "sink_ambiguous_rows", "rows", "sum", True,
            "rows whose write had an unknown outcome (timeout): re-read, never resent blindly"),
     Signal("persistence_delay", OPERATOR + "persistence_delay_ms", "ms", "max", False,
-           "how old the newest event of the sink's last confirmed write round was"),
+           "how old the newest event of the sink's last confirmed write round was (set as "
+           "a round ends: a stuck round shows in sink_unconfirmed_since_ms)"),
+    Signal("unconfirmed_since", OPERATOR + "sink_unconfirmed_since_ms", "epoch ms", "oldest",
+           False, "when the oldest truth the sink holds and has not confirmed in Cassandra "
+           "reached it (wall clock; 0: none): now minus it is how long a write has waited, "
+           "and grows at every scrape while a write round is stuck"),
     Signal("truths_held", OPERATOR + "truths_held", "rows", "sum", False,
            "counter rows whose newest truth waits in the hold in front of the sink: non-zero "
            "only while the job is behind (a backlog), which it writes in rounds"),
@@ -66,6 +72,10 @@ SIGNALS: tuple[Signal, ...] = (
            "size of the last completed checkpoint"),
     Signal("restarts", JOB + "numRestarts", "restarts", "max", False,
            "how often the job restarted since it was submitted"),
+    Signal("failed_checkpoints", JOB + "numberOfFailedCheckpoints", "checkpoints", "max",
+           False, "checkpoints that failed (declined, timed out, or not written) since the "
+           "job was submitted: more than execution.checkpointing.tolerable-failed-checkpoints "
+           "in a row restart the job"),
     Signal("running_time", JOB + "runningTime", "ms", "max", False,
            "how long the job has been RUNNING since it last started; 0 while it is not "
            "(restarting, failing); no series once it has ended"),

@@ -54,7 +54,11 @@ def reduce(at: float, samples: list[tuple[str, dict[str, str], float]],
             continue
         values[sig.key].append(value)
     for key, vals in values.items():
-        snap.totals[key] = sum(vals) if BY_KEY[key].combine == "sum" else max(vals)
+        combine = BY_KEY[key].combine
+        if combine == "oldest":
+            snap.totals[key] = min((v for v in vals if v > 0), default=0)
+        else:
+            snap.totals[key] = sum(vals) if combine == "sum" else max(vals)
     return snap
 
 
@@ -88,8 +92,10 @@ def render(prev: Snapshot | None, cur: Snapshot,
     for sig in SIGNALS:
         if sig.key == "events_in_by_partition" or sig.key not in cur.totals:
             continue
-        v = cur.totals[sig.key]
-        lines.append(f"  {sig.key:<22}{v:>16,.0f} {sig.unit:<8}{rate(sig.key) if sig.rate else ''}")
+        v, unit = cur.totals[sig.key], sig.unit
+        if sig.combine == "oldest":  # a time: show how long ago (0: nothing waits)
+            v, unit = (max(0.0, cur.at * 1000 - v) if v else 0.0), "ms ago"
+        lines.append(f"  {sig.key:<22}{v:>16,.0f} {unit:<8}{rate(sig.key) if sig.rate else ''}")
     return "\n".join(lines)
 
 

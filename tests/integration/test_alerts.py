@@ -5,6 +5,7 @@ is not waited out here)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -40,13 +41,14 @@ def wait_for(expression: str, true: bool, timeout_s: float) -> float:
         time.sleep(1)
 
 
-@pytest.fixture
-def live_job(kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
-    """The counting job, RUNNING; yields (settings, job id)."""
+@contextlib.contextmanager
+def running_job(kafka_bootstrap: str, cassandra_hosts: str, conf: dict[str, str] | None = None):
+    """The counting job, RUNNING (with the Flink options ``conf``); yields (settings, job
+    id) and cancels it after."""
     names = JobNames.fresh()
     s = provision_for(names, kafka_bootstrap, cassandra_hosts)
     res = flink.submit(JOB_FILE, names.args(kafka_bootstrap, cassandra_hosts), detached=True,
-                       parallelism=2, timeout=300)
+                       parallelism=2, timeout=300, conf=conf)
     job_id = flink.job_id_of(res.stdout)
     try:
         assert flink.wait_all_running(job_id, 180), "the job did not start"
@@ -56,6 +58,32 @@ def live_job(kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
             flink.cancel(job_id)
         except Exception:  # already ended by the test
             pass
+
+
+@pytest.fixture
+def live_job(kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
+    with running_job(kafka_bootstrap, cassandra_hosts) as job:
+        yield job
+
+
+def produce_in_background(wl, s, rate: int) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            produce_workload(wl, s.bootstrap, s.likes_topic, s.gifts_topic, rate=rate)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    producer = threading.Thread(target=send, name="alerts-producer", daemon=True)
+    producer.start()
+    return producer, errors
+
+
+def paused_cassandra():
+    cassandra = stack.services(StackPaths.from_env())["cassandra"].processes[0]
+    assert cassandra.is_running(), "this test pauses the local stack's Cassandra"
+    return cassandra
 
 
 def test_a_job_that_is_not_running_is_seen(live_job):
@@ -74,23 +102,13 @@ def test_a_sink_that_cannot_write_stalls_the_checkpoints_and_is_seen(live_job):
     s, job_id = live_job
     wl = generate(35, events=50_000, rooms=200, now_ms=int(time.time() * 1000),
                   span_ms=200_000)
-    errors: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            produce_workload(wl, s.bootstrap, s.likes_topic, s.gifts_topic, rate=250)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    producer = threading.Thread(target=send, name="alerts-producer", daemon=True)
-    producer.start()
+    producer, errors = produce_in_background(wl, s, rate=250)
     stalled = expr("LiveCountersCheckpointsStalled")
     completed = ("flink_jobmanager_job_lastCheckpointCompletedTimestamp"
                  f'{{job_id="{job_id}"}} > 0')
     wait_for(completed, True, 90)
     wait_for(stalled, False, 30)
-    cassandra = stack.services(StackPaths.from_env())["cassandra"].processes[0]
-    assert cassandra.is_running(), "this test pauses the local stack's Cassandra"
+    cassandra = paused_cassandra()
     cassandra.signal(signal.SIGSTOP)
     try:
         took = wait_for(stalled, True, 240)
@@ -102,3 +120,50 @@ def test_a_sink_that_cannot_write_stalls_the_checkpoints_and_is_seen(live_job):
     assert not errors, f"producing failed: {errors[0]!r}"
     report = wait_until_exact(s, wl, timeout_s=300)
     assert report.exact, report.summary()
+
+
+def test_a_stuck_write_round_is_seen_as_it_lasts_and_the_checkpoints_fail(
+        kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
+    """Cassandra paused (SIGSTOP) for about a minute while events flow (250/s), the job's
+    checkpoint timeout 20 s. The sink's gauges are read only at bundle ends, and none ends
+    while it waits for its round at a barrier; yet the time its oldest unconfirmed truth
+    arrived, subtracted from now at every evaluation, ages: the stalled-sink rule is true
+    after 30 s of the pause and the persistence-delay rule after 60 s. The checkpoint behind
+    the stuck round times out, and the failed-checkpoints rule sees it. Once Cassandra
+    resumes, the sink catches up (the stall is over) and every count is exact."""
+    timeout = {"execution.checkpointing.timeout": "20 s"}
+    with running_job(kafka_bootstrap, cassandra_hosts, conf=timeout) as (s, job_id):
+        config = flink.rest_get(f"/jobs/{job_id}/checkpoints/config")
+        assert config["timeout"] == 20_000, config  # the job's own option took effect
+        wl = generate(36, events=75_000, rooms=200, now_ms=int(time.time() * 1000),
+                      span_ms=300_000)
+        producer, errors = produce_in_background(wl, s, rate=250)
+        stalled, delayed, failing = (expr(a) for a in (
+            "LiveCountersSinkStalled", "LiveCountersPersistenceDelayHigh",
+            "LiveCountersCheckpointsFailing"))
+        # the rule leaves out a run's first minutes (checkpoints triggered before every task
+        # ran count as failed): the pause comes after them
+        wait_for(f'flink_jobmanager_job_runningTime{{job_id="{job_id}"}} > 180000', True, 240)
+        wait_for(f'flink_jobmanager_job_lastCheckpointCompletedTimestamp{{job_id="{job_id}"}}'
+                 " > 0", True, 30)
+        for healthy in (stalled, delayed, failing):
+            wait_for(healthy, False, 30)
+        cassandra = paused_cassandra()
+        cassandra.signal(signal.SIGSTOP)
+        paused_at = time.monotonic()
+        seen: dict[str, float] = {}
+        try:
+            for name, e in (("stalled", stalled), ("failing", failing), ("delayed", delayed)):
+                wait_for(e, True, 100 - (time.monotonic() - paused_at))
+                seen[name] = time.monotonic() - paused_at
+        finally:
+            cassandra.signal(signal.SIGCONT)
+        print(f"true after the pause began: {seen}")
+        # the oldest unconfirmed truth reached the sink at most a bundle before the pause
+        assert seen["stalled"] >= 29, seen
+        assert seen["delayed"] >= 59, seen
+        wait_for(stalled, False, 120)  # the round finished: nothing waits any more
+        producer.join(timeout=300)
+        assert not errors, f"producing failed: {errors[0]!r}"
+        report = wait_until_exact(s, wl, timeout_s=300)
+        assert report.exact, report.summary()

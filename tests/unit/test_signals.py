@@ -118,3 +118,19 @@ def test_watch_view_shows_rates_and_lag():
 
 def test_watch_says_when_there_is_nothing_to_show():
     assert "no job metrics yet" in render(None, reduce(1.0, [], None))
+
+
+def test_watch_shows_how_long_the_oldest_unconfirmed_truth_has_waited():
+    since = OPERATOR + "sink_unconfirmed_since_ms"
+    scrape = (f"# TYPE {since} gauge\n"
+              f'{since}{{{_LC},subtask_index="0",}} 0.0\n'            # nothing waits
+              f'{since}{{{_LC},subtask_index="1",}} 1000000.0\n'      # waits since 1,000 s
+              f'{since}{{{_LC},subtask_index="2",}} 1004000.0\n')
+    snap = reduce(1_010.0, parse_text(scrape), "live-counters")
+    assert snap.totals["unconfirmed_since"] == 1_000_000  # the oldest non-zero
+    line = next(ln for ln in render(None, snap).splitlines()
+                if ln.strip().startswith("unconfirmed_since"))
+    assert "10,000 ms ago" in line
+    idle = reduce(1_010.0, parse_text(scrape.replace("1000000.0", "0.0")
+                                      .replace("1004000.0", "0.0")), "live-counters")
+    assert " 0 ms ago" in render(None, idle)

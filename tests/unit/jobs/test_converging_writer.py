@@ -375,6 +375,44 @@ def test_stop_says_whether_the_writer_thread_ended():
     assert bg.stop(wait_s=5) is True
 
 
+def test_a_stuck_round_tells_how_long_its_oldest_truth_has_waited():
+    """What makes the sink's stall visible at scrape time: while a round cannot finish, the
+    time its oldest truth was offered stays put (Prometheus subtracts it from now); once
+    every truth is written it reads 0."""
+    import threading
+    import time
+
+    from jobs.counters.converging_writer import BackgroundWriter
+
+    release = threading.Event()
+
+    class Stuck(FakeStore):
+        def write(self, writes):
+            release.wait(5)
+            return super().write(writes)
+
+    bg = BackgroundWriter(ConvergingWriter(Stuck(), settle_ms=0))
+    try:
+        assert bg.unconfirmed_since_ms == 0
+        bg.offer_many({T: (1, 0, 0, 1, 0)}, since_ms=1_000)
+        deadline = time.monotonic() + 5
+        while not bg._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        bg.offer_many({W: (1, 0, 0)}, since_ms=2_000)  # waits behind the stuck round
+        assert bg.unconfirmed_since_ms == 1_000  # the round's truth is the oldest
+        release.set()
+        bg.drain()
+        assert bg.unconfirmed_since_ms == 0
+        before = int(time.time() * 1000)
+        bg.offer_many({G: (1, 5)})  # default: offered now
+        assert bg.unconfirmed_since_ms in (0, *range(before, before + 5_000))
+        bg.drain()
+        assert bg.unconfirmed_since_ms == 0
+    finally:
+        release.set()
+        bg.stop()
+
+
 def test_background_writer_takes_many_truths_at_once_and_keeps_the_newest():
     from jobs.counters.converging_writer import BackgroundWriter
 
@@ -449,9 +487,12 @@ def test_the_writer_writes_as_soon_as_truths_are_there(event_age_ms):
 class _FakeBackground:
     def __init__(self):
         self.offered, self.drains, self.idle = [], 0, False
+        self.unconfirmed_since_ms = 0  # as BackgroundWriter: nothing written is confirmed
 
-    def offer_many(self, truths, ts):
+    def offer_many(self, truths, ts, since_ms=None):
         self.offered.append(dict(truths))
+        if not self.unconfirmed_since_ms:
+            self.unconfirmed_since_ms = since_ms
 
     def drain(self):
         self.drains += 1
@@ -475,7 +516,7 @@ def _sink_without_services():
     sink = CounterSink(Settings.parse([]), "test")
     sink.background, sink.lease, sink.m_late = _FakeBackground(), Lease(), Counter()
     sink.totals = dict.fromkeys(SINK_METRICS, 0)
-    sink.late_seen, sink._truths, sink._truths_ts = {}, {}, 0
+    sink.late_seen, sink._truths, sink._truths_ts, sink._truths_since = {}, {}, 0, 0
     sink._barrier_due, sink._bundle_thread = False, threading.get_ident()
     return sink
 
@@ -508,3 +549,21 @@ def test_the_sink_waits_for_its_writes_only_at_the_bundle_end_after_a_barrier_ma
     assert all(row[1] != -1 for batch in sink.background.offered for row in batch)
     sink._bundle_end()
     assert sink.background.drains == 1  # once per marker
+
+
+def test_a_truth_is_unconfirmed_from_its_arrival_at_the_sink_not_from_its_hand_off():
+    import time
+
+    from pyflink.common.types import RowKind
+
+    sink = _sink_without_services()
+    assert sink._unconfirmed_since_ms() == 0
+    before = int(time.time() * 1000)
+    sink.process_element(_row((7, -1, "", -1, 5, 0, 0, 5, 0, 0, 99), RowKind.UPDATE_AFTER),
+                         None)
+    arrived = sink._unconfirmed_since_ms()
+    assert before <= arrived <= int(time.time() * 1000)  # collected, not handed off yet
+    sink.process_element(_row((8, -1, "", -1, 1, 0, 0, 1, 0, 0, 99)), None)
+    sink._bundle_end()
+    assert sink.background.unconfirmed_since_ms == arrived  # the first truth's arrival
+    assert sink._unconfirmed_since_ms() == arrived and not sink._truths
