@@ -110,10 +110,14 @@ class FlinkService:
         return overview["taskmanagers"] >= 1 and overview["slots-total"] >= SLOTS
 
 
-def start_taskmanager(proc: ManagedProcess, paths: StackPaths) -> int:
-    """Start a TaskManager of the local cluster (as a supervisor would, also after a kill)."""
+def start_taskmanager(proc: ManagedProcess, paths: StackPaths,
+                      conf: dict[str, str] | None = None) -> int:
+    """Start a TaskManager of the local cluster (as a supervisor would, also after a kill);
+    ``conf``: Flink options of this TaskManager over ``flink-conf/config.yaml``."""
     argv = ["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
             *dynamic_properties(paths)]
+    for key, value in (conf or {}).items():
+        argv += ["-D", f"{key}={value}"]
     return proc.start(argv, env=flink_env(paths), cwd=paths.run / "flink")
 
 

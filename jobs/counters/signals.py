@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 OPERATOR = "flink_taskmanager_job_task_operator_"
 JOB = "flink_jobmanager_job_"
+TASKMANAGER = "flink_taskmanager_Status_"  # of the process, whichever jobs it runs
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("truths_held", OPERATOR + "truths_held", "rows", "sum", False,
            "counter rows whose newest truth waits in the hold in front of the sink: non-zero "
            "only while the job is behind (a backlog), which it writes in rounds"),
+    Signal("direct_memory_used", TASKMANAGER + "JVM_Memory_Direct_MemoryUsed", "bytes", "max",
+           False, "direct memory a TaskManager's JVM uses (label tm_id; mostly network "
+           "buffers, and the buffers the Python operators hand their workers)"),
+    Signal("direct_memory_max", OPERATOR + "direct_memory_max_bytes", "bytes", "max", False,
+           "the limit of that JVM's direct memory (-XX:MaxDirectMemorySize, which Flink sets "
+           "from its memory options), reported by the decode step on each TaskManager it "
+           "runs on: past it, \"OutOfMemoryError: Direct buffer memory\" fails the task"),
     Signal("checkpoint_duration", JOB + "lastCheckpointDuration", "ms", "max", False,
            "duration of the last completed checkpoint"),
     Signal("checkpoint_size", JOB + "lastCheckpointSize", "bytes", "max", False,

@@ -18,7 +18,7 @@ import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from jobs.counters.signals import BY_KEY, SIGNALS, Signal
+from jobs.counters.signals import BY_KEY, SIGNALS, TASKMANAGER, Signal
 
 DEFAULT_ENDPOINTS = [f"127.0.0.1:{p}" for p in range(9249, 9260)]  # metrics.reporter.prom.port
 
@@ -44,9 +44,10 @@ def reduce(at: float, samples: list[tuple[str, dict[str, str], float]],
         sig = by_metric.get(name)
         if sig is None or value != value:  # not ours, or NaN (a gauge with no value yet)
             continue
-        if job_name is not None and labels.get("job_name") != job_name:
+        of_process = sig.metric.startswith(TASKMANAGER)  # no job labels
+        if job_name is not None and labels.get("job_name") != job_name and not of_process:
             continue
-        if job_id is not None and labels.get("job_id") != job_id:
+        if job_id is not None and labels.get("job_id") != job_id and not of_process:
             continue
         if sig.key == "events_in_by_partition":
             tp = (labels.get("topic", "?"), int(labels.get("partition", -1)))

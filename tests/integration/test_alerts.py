@@ -15,6 +15,7 @@ import yaml
 
 from local_stack import flink, stack
 from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.process import ManagedProcess
 from local_stack.prometheus import query
 from tests.counting import JobNames, provision_for, wait_until_exact
 from tools.workload import generate
@@ -66,7 +67,8 @@ def live_job(kafka_bootstrap, cassandra_hosts, flink_cluster, prometheus):
         yield job
 
 
-def produce_in_background(wl, s, rate: int) -> tuple[threading.Thread, list[BaseException]]:
+def produce_in_background(wl, s, rate: float | None
+                          ) -> tuple[threading.Thread, list[BaseException]]:
     errors: list[BaseException] = []
 
     def send() -> None:
@@ -167,3 +169,58 @@ def test_a_stuck_write_round_is_seen_as_it_lasts_and_the_checkpoints_fail(
         assert not errors, f"producing failed: {errors[0]!r}"
         report = wait_until_exact(s, wl, timeout_s=300)
         assert report.exact, report.summary()
+
+
+def _taskmanagers() -> int:
+    return flink.rest_get("/overview")["taskmanagers"]
+
+
+def _wait(cond, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, f"not {what} after {timeout_s:.0f} s"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def small_taskmanager(flink_cluster):
+    """The stack's TaskManager replaced, for one test, by one with little direct memory to
+    spare: 36m of framework off-heap memory (Flink's default is 128m) and none for tasks
+    (flink-conf/config.yaml gives them 256m), over about 200m of network buffers."""
+    paths = StackPaths.from_env()
+    usual = stack.services(paths)["flink"].taskmanager
+    small = ManagedProcess("flink-taskmanager-small", paths.run, paths.logs)
+    usual.stop()
+    try:
+        _wait(lambda: _taskmanagers() == 0, 60, "deregistered")
+        flink.start_taskmanager(small, paths, conf={
+            "taskmanager.memory.framework.off-heap.size": "36m",
+            "taskmanager.memory.task.off-heap.size": "0m"})
+        _wait(lambda: _taskmanagers() == 1, 120, "registered")
+        yield small
+    finally:
+        small.stop()
+        _wait(lambda: _taskmanagers() == 0, 60, "deregistered")
+        flink.start_taskmanager(usual, paths)
+        _wait(lambda: flink.rest_get("/overview")["slots-total"] >= 2, 120,
+              "back with its slots")
+
+
+def test_a_taskmanager_near_its_direct_memory_limit_is_seen(
+        kafka_bootstrap, cassandra_hosts, small_taskmanager, prometheus):
+    """The job runs on a TaskManager whose direct memory is mostly network buffers (207 MB
+    of a 244 MB limit): what the job itself takes (flink-python's classes and buffers, the
+    gRPC channels to its Python workers; 13-19 MB measured) takes it past 90% of the limit
+    its decode step reports, and the rule sees it (its ``for`` aside)."""
+    high = expr("LiveCountersDirectMemoryHigh")
+    with running_job(kafka_bootstrap, cassandra_hosts) as (_, job_id):
+        limit_of_job = ("flink_taskmanager_job_task_operator_direct_memory_max_bytes"
+                        f'{{job_id="{job_id}"}}')
+        wait_for(f"{limit_of_job} > 0", True, 60)
+        took = wait_for(high, True, 120)
+        used, limit = (float(query(f"max({m})")[0]["value"][1]) for m in (
+            "flink_taskmanager_Status_JVM_Memory_Direct_MemoryUsed", limit_of_job))
+        print(f"true after {took:.0f} s: {used:,.0f} of {limit:,.0f} bytes")
+        mem = flink.rest_get("/taskmanagers")["taskmanagers"][0]["memoryConfiguration"]
+        # the JVM's own limit, as Flink sets it from its memory options
+        assert limit == mem["frameworkOffHeap"] + mem["taskOffHeap"] + mem["networkMemory"]

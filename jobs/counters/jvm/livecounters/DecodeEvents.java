@@ -1,12 +1,15 @@
 package livecounters;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.FunctionHint;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.TableFunction;
 import org.apache.flink.types.Row;
 
+import java.lang.management.ManagementFactory;
 import java.time.Instant;
 
 /**
@@ -14,7 +17,9 @@ import java.time.Instant;
  * ({@link EventDecoder}). A table function, so the planner calls it once per record (a scalar
  * function returning a row may be called once per field it projects).
  *
- * <p>Its metrics, {@code events_in} and {@code dlq_records}, exist from the operator's start.
+ * <p>Its metrics, {@code events_in} and {@code dlq_records}, exist from the operator's start;
+ * its gauge {@code direct_memory_max_bytes} is its JVM's limit on direct memory (Flink reports
+ * only the direct memory used, and an alert on the TaskManager's headroom needs both).
  */
 @FunctionHint(output = @DataTypeHint("ROW<letter STRING, kind STRING, id_hi BIGINT, "
         + "id_lo BIGINT, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT, "
@@ -41,6 +46,23 @@ public final class DecodeEvents extends TableFunction<Row> {
         out = new EventDecoder.Decoded();
         eventsIn = context.getMetricGroup().counter("events_in");
         dlqRecords = context.getMetricGroup().counter("dlq_records");
+        long maxDirect = maxDirectMemory();
+        context.getMetricGroup().gauge("direct_memory_max_bytes", (Gauge<Long>) () -> maxDirect);
+    }
+
+    /**
+     * {@code -XX:MaxDirectMemorySize}, which Flink sets for every TaskManager; without it, the
+     * JVM's default (the heap's maximum); -1 if the JVM does not say.
+     */
+    static long maxDirectMemory() {
+        try {
+            long set = Long.parseLong(ManagementFactory
+                    .getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                    .getVMOption("MaxDirectMemorySize").getValue());
+            return set > 0 ? set : Runtime.getRuntime().maxMemory();
+        } catch (RuntimeException e) {
+            return -1;
+        }
     }
 
     public void eval(byte[] value, String topic, Instant kts, String tsType, byte[] key,
