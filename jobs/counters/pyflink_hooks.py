@@ -61,8 +61,9 @@ def on_bundle_end(callback) -> None:
     bundle (``prepareSnapshotPreBarrier``) before a checkpoint barrier passes a Python
     operator, so draining writes there means a checkpoint never covers an unwritten truth.
     ``Operation.finish`` is what PyFlink calls at the end of each bundle (apache-flink is
-    pinned; ``tests/unit/jobs/test_pyflink_hooks.py`` fails if this stops being true). Every Python operation of the worker ends its bundles through it, on
-    the worker's threads, so a callback must check that the bundle ending is its own.
+    pinned; ``tests/unit/jobs/test_pyflink_hooks.py`` fails if this stops being true).
+    Every Python operation of the worker ends its bundles through it, on the worker's
+    threads, so a callback must check that the bundle ending is its own.
     """
     from pyflink.fn_execution.datastream.process import operations
 
