@@ -68,12 +68,15 @@ def _of_tooling(py_file: Path, root: Path | None) -> bool:
     return rel.parts[:1] == (TOOLING,)
 
 
+def options(conf: dict[str, str] | None) -> list[str]:
+    """Flink options as dynamic properties over ``flink-conf/config.yaml`` (``-D k=v``)."""
+    return [arg for key, value in (conf or {}).items() for arg in ("-D", f"{key}={value}")]
+
+
 def dynamic_properties(paths: StackPaths) -> list[str]:
     """Machine-specific settings that flink-conf/ leaves out: where checkpoints live."""
-    return [
-        "-D", f"execution.checkpointing.dir=file://{paths.checkpoints}",
-        "-D", f"execution.checkpointing.savepoint-dir=file://{paths.savepoints}",
-    ]
+    return options({"execution.checkpointing.dir": f"file://{paths.checkpoints}",
+                    "execution.checkpointing.savepoint-dir": f"file://{paths.savepoints}"})
 
 
 class FlinkService:
@@ -115,9 +118,7 @@ def start_taskmanager(proc: ManagedProcess, paths: StackPaths,
     """Start a TaskManager of the local cluster (as a supervisor would, also after a kill);
     ``conf``: Flink options of this TaskManager over ``flink-conf/config.yaml``."""
     argv = ["bash", str(flink_home() / "bin" / "taskmanager.sh"), "start-foreground",
-            *dynamic_properties(paths)]
-    for key, value in (conf or {}).items():
-        argv += ["-D", f"{key}={value}"]
+            *dynamic_properties(paths), *options(conf)]
     return proc.start(argv, env=flink_env(paths), cwd=paths.run / "flink")
 
 
@@ -208,7 +209,7 @@ def submit(py_file: Path, job_args: list[str], *, paths: StackPaths | None = Non
         cmd += ["--parallelism", str(parallelism)]
     if restore_from is not None:
         cmd += ["--fromSavepoint", restore_from]
-    cmd += [f"-D{key}={value}" for key, value in (conf or {}).items()]
+    cmd += options(conf)
     if python is not None:
         cmd += ["-pyclientexec", str(python), "-pyexec", str(python)]
     cmd += ["-py", str(Path(py_file).resolve()), *job_args]
