@@ -23,11 +23,15 @@ from jobs.counters.settings import Settings
 log = logging.getLogger(__name__)
 
 
-# the sink's gauges (running totals since the sink started, summed over subtasks in Flink's UI)
+# the sink's gauges: running totals since the sink started (summed over subtasks in Flink's
+# UI), the last round's time, the last wait for it before a checkpoint barrier, and two stages
+# of the latency budget (how old the newest event was when a truth of it reached the sink,
+# and when its write was confirmed)
 SINK_METRICS = ("events_counted", "duplicates_dropped", "window_results", "sink_rows_written",
                 "sink_writes", "sink_ambiguous_rows", "sink_rows_waiting_for_replay",
                 "sink_rows_read", "sink_failures", "sink_last_round_ms",
-                "persistence_delay_ms", "sink_barrier_drains")
+                "sink_arrival_age_ms", "persistence_delay_ms", "sink_barrier_drains",
+                "sink_last_drain_ms")
 # the sink's one clock-time gauge: when the oldest truth it holds and has not confirmed in
 # Cassandra reached it (epoch ms, 0: none); now minus it grows while a write round is stuck,
 # which a gauge read at bundle ends cannot show by itself
@@ -152,6 +156,7 @@ class CounterSink(ProcessFunction):
         self._truths: dict[RowKey, Values] = {}
         self._truths_ts = 0
         self._truths_since = 0  # when the first of them arrived (epoch ms)
+        self._newest_ts = 0  # the newest event time of any truth received
         # a barrier marker arrived in this bundle: drain the writer at its end
         self._barrier_due = False
         # the thread running this operator's current bundle: other operations of the worker
@@ -178,7 +183,9 @@ class CounterSink(ProcessFunction):
                 # a checkpoint barrier follows this bundle end: it must not cover a truth
                 # that is not written (at other bundle ends the writer just goes on)
                 self._barrier_due = False
+                began = time.monotonic()
                 self.background.drain()
+                self.totals["sink_last_drain_ms"] = int((time.monotonic() - began) * 1000)
                 self.totals["sink_barrier_drains"] += 1
 
     def _hand_off(self) -> None:
@@ -213,8 +220,12 @@ class CounterSink(ProcessFunction):
                 if not self._truths:
                     self._truths_since = int(time.time() * 1000)
                 self._truths[key] = truth
-                if values[_MAX_TS] > self._truths_ts:
-                    self._truths_ts = values[_MAX_TS]
+                ts = values[_MAX_TS]
+                if ts > self._truths_ts:
+                    self._truths_ts = ts
+                if ts > self._newest_ts:
+                    self._newest_ts = ts
+                    self.totals["sink_arrival_age_ms"] = int(time.time() * 1000) - ts
                 # Truths go to the writer in batches (one lock and wake-up for many rows):
                 # at once while it idles, so a few truths are written without delay; while
                 # it writes, they collect (it takes them after its round, or at the bundle's

@@ -57,6 +57,15 @@ SIGNALS: tuple[Signal, ...] = (
            "counter rows read back (at start, after doubt)"),
     Signal("ambiguous_writes", OPERATOR + "sink_ambiguous_rows", "rows", "sum", True,
            "rows whose write had an unknown outcome (timeout): re-read, never resent blindly"),
+    Signal("decoded_age", OPERATOR + "decoded_age_ms", "ms", "max", False,
+           "latency budget, stage 1: how old the newest event was when the decode step "
+           "decoded it (Kafka and the source)"),
+    Signal("aggregated_age", OPERATOR + "aggregated_age_ms", "ms", "max", False,
+           "stage 2: how old the newest event of a truth was when it left the aggregation "
+           "and the hold (dedup, the mini-batch flush and, while behind, the hold added)"),
+    Signal("sink_arrival_age", OPERATOR + "sink_arrival_age_ms", "ms", "max", False,
+           "stage 3: how old the newest event of a truth was when the Python sink received "
+           "it (the Python bundle added); persistence_delay is stage 4, the write round"),
     Signal("persistence_delay", OPERATOR + "persistence_delay_ms", "ms", "max", False,
            "how old the newest event of the sink's last confirmed write round was (set as "
            "a round ends: a stuck round shows in sink_unconfirmed_since_ms)"),

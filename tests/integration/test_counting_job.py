@@ -200,6 +200,10 @@ def _assert_prometheus_signals(job_id: str, s, workload, timeout_s: float = 90) 
             ("ambiguous_writes", t["ambiguous_writes"] >= 0),
             ("lag", t["lag"] == 0),
             ("persistence_delay", 0 < t["persistence_delay"] < 600_000),
+            # the budget's stages (events are stamped around the moment they are generated)
+            ("decoded_age", -60_000 < t["decoded_age"] < 600_000),
+            ("aggregated_age", -60_000 < t["aggregated_age"] < 600_000),
+            ("sink_arrival_age", -60_000 < t["sink_arrival_age"] < 600_000),
             ("truths_held", t["truths_held"] == 0),  # a job that keeps up holds nothing
             ("checkpoint_duration", t["checkpoint_duration"] >= 0),
             ("checkpoint_size", t["checkpoint_size"] > 0),

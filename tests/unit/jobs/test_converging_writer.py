@@ -517,6 +517,7 @@ def _sink_without_services():
     sink.background, sink.lease, sink.m_late = _FakeBackground(), Lease(), Counter()
     sink.totals = dict.fromkeys(SINK_METRICS, 0)
     sink.late_seen, sink._truths, sink._truths_ts, sink._truths_since = {}, {}, 0, 0
+    sink._newest_ts = 0
     sink._barrier_due, sink._bundle_thread = False, threading.get_ident()
     return sink
 
@@ -567,3 +568,19 @@ def test_a_truth_is_unconfirmed_from_its_arrival_at_the_sink_not_from_its_hand_o
     sink._bundle_end()
     assert sink.background.unconfirmed_since_ms == arrived  # the first truth's arrival
     assert sink._unconfirmed_since_ms() == arrived and not sink._truths
+
+
+def test_the_sink_reports_how_old_the_newest_event_was_when_its_truth_arrived():
+    import time
+
+    from pyflink.common.types import RowKind
+
+    sink = _sink_without_services()
+    now = int(time.time() * 1000)
+    sink.process_element(_row((7, -1, "", -1, 5, 0, 0, 5, 0, 0, now - 300),
+                              RowKind.UPDATE_AFTER), None)
+    age = sink.totals["sink_arrival_age_ms"]
+    assert 300 <= age <= int(time.time() * 1000) - now + 300
+    # an older event's truth (a late event, another row) leaves the age of the newest
+    sink.process_element(_row((8, -1, "", -1, 1, 0, 0, 1, 0, 0, now - 60_000)), None)
+    assert sink.totals["sink_arrival_age_ms"] == age

@@ -19,7 +19,9 @@ import java.time.Instant;
  *
  * <p>Its metrics, {@code events_in} and {@code dlq_records}, exist from the operator's start;
  * its gauge {@code direct_memory_max_bytes} is its JVM's limit on direct memory (Flink reports
- * only the direct memory used, and an alert on the TaskManager's headroom needs both).
+ * only the direct memory used, and an alert on the TaskManager's headroom needs both); its gauge
+ * {@code decoded_age_ms}, the first stage of the latency budget, is how old the newest event
+ * it has decoded was when it decoded the last one (wall clock minus the events' own {@code ts}).
  */
 @FunctionHint(output = @DataTypeHint("ROW<letter STRING, kind STRING, id_hi BIGINT, "
         + "id_lo BIGINT, room_id BIGINT, gift_id INT, likes BIGINT, gift_count BIGINT, "
@@ -33,6 +35,8 @@ public final class DecodeEvents extends TableFunction<Row> {
     private transient EventDecoder.Decoded out;
     private transient Counter eventsIn;
     private transient Counter dlqRecords;
+    private transient long newestTs;
+    private transient volatile long decodedAgeMs;
 
     /** {@code config}: see {@link EventDecoder#EventDecoder(String)}. */
     public DecodeEvents(String config) {
@@ -48,6 +52,8 @@ public final class DecodeEvents extends TableFunction<Row> {
         dlqRecords = context.getMetricGroup().counter("dlq_records");
         long maxDirect = maxDirectMemory();
         context.getMetricGroup().gauge("direct_memory_max_bytes", (Gauge<Long>) () -> maxDirect);
+        newestTs = Long.MIN_VALUE;
+        context.getMetricGroup().gauge("decoded_age_ms", (Gauge<Long>) () -> decodedAgeMs);
     }
 
     /**
@@ -67,12 +73,16 @@ public final class DecodeEvents extends TableFunction<Row> {
 
     public void eval(byte[] value, String topic, Instant kts, String tsType, byte[] key,
                      Integer partition, Long offset) {
+        long now = System.currentTimeMillis();
         decoder.decode(value, topic, kts == null ? null : kts.toEpochMilli(),
                 "LogAppendTime".equals(tsType), key, partition == null ? -1 : partition,
-                offset == null ? -1 : offset, System.currentTimeMillis(), out);
+                offset == null ? -1 : offset, now, out);
         eventsIn.inc();
         if (out.letter != null) {
             dlqRecords.inc();
+        } else if (out.ts > newestTs) {
+            newestTs = out.ts;
+            decodedAgeMs = now - newestTs;
         }
         collect(Row.of(out.letter, out.kind, out.idHi, out.idLo, out.roomId, out.giftId,
                 out.likes, out.giftCount, out.giftValue, out.ts, out.late));

@@ -32,7 +32,10 @@ import java.util.stream.Stream;
  * more than that a bundle ended; Flink ends the sink's bundle at the barrier). At the end of
  * input everything held is released, then the marker.
  *
- * <p>Its gauge {@code truths_held}: counter rows waiting in the hold now.
+ * <p>Its gauges: {@code truths_held}, counter rows waiting in the hold now; and
+ * {@code aggregated_age_ms}, a stage of the latency budget: how old the newest event of the
+ * truths it has sent on was when it sent the last one (dedup, aggregation, the mini-batch flush
+ * and the hold are behind it).
  */
 public final class TruthHold extends AbstractStreamOperator<Row>
         implements OneInputStreamOperator<Row, Row>, BoundedOneInput {
@@ -53,6 +56,8 @@ public final class TruthHold extends AbstractStreamOperator<Row>
     private transient ValueState<Row> held;
     private transient Set<Object> heldKeys;
     private transient boolean greeted;
+    private transient long newestTs;
+    private transient volatile long aggregatedAgeMs;
 
     /**
      * {@code fieldTypes}: a letter per field of the truths; the first {@code keyFields} are the
@@ -117,6 +122,8 @@ public final class TruthHold extends AbstractStreamOperator<Row>
             keys.forEach(heldKeys::add);
         }
         getMetricGroup().gauge("truths_held", () -> heldKeys.size());
+        newestTs = Long.MIN_VALUE;
+        getMetricGroup().gauge("aggregated_age_ms", () -> aggregatedAgeMs);
         scheduleTick();
     }
 
@@ -160,7 +167,16 @@ public final class TruthHold extends AbstractStreamOperator<Row>
             releaseAll(now);
             setCurrentKey(key);
         }
+        sent(maxTs);
         output.collect(element);
+    }
+
+    /** A truth goes on to the sink: the budget's age. */
+    private void sent(long maxTs) {
+        if (maxTs > newestTs) {
+            newestTs = maxTs;
+            aggregatedAgeMs = System.currentTimeMillis() - maxTs;
+        }
     }
 
     /** Every held truth to the sink, and the state emptied. */
@@ -169,6 +185,7 @@ public final class TruthHold extends AbstractStreamOperator<Row>
             setCurrentKey(key);
             Row truth = held.value();
             if (truth != null) {
+                sent((Long) truth.getField(fieldTypes.length() - 1));
                 output.collect(new StreamRecord<>(truth));
             }
             held.clear();
