@@ -49,9 +49,8 @@ class LatencyResult:
     restarts: int | None = None
     bundle_ms: int = 0
     flush_ms: int = 0
-    # the sink's gauges, sampled every 5 s while measuring (largest subtask)
-    sink_round_ms: list[float] = field(default_factory=list)
-    persistence_delay_ms: list[float] = field(default_factory=list)
+    # the job's gauges of BUDGET_GAUGES, sampled every 5 s while measuring (largest subtask)
+    gauges: dict[str, list[float]] = field(default_factory=dict)
     # the Kafka source's lag (pendingRecords, both subtasks), sampled every 5 s while measuring
     lag_records: list[float] = field(default_factory=list)
     # every probe event, warm-up included: (sent, latency) in seconds, sent counted from the
@@ -125,24 +124,51 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
     return {"p50_ms": float(p[0]), "p95_ms": float(p[1]), "p99_ms": float(p[2])}
 
 
-def latency_budget(bundle_ms: int, flush_ms: int, sink_round_ms: list[float],
-                   persistence_delay_ms: list[float],
-                   visible_s: list[float]) -> dict[str, float | None]:
-    """Where an event's time from produce to visible goes, stage by stage: the bounds the
-    job's settings put on the waits (a Python bundle before the decode and again before the
-    sink, the mini-batch flush of the aggregation) and the medians measured (the sink's write
-    round, ``persistence_delay_ms``: produce -> written for the newest event of a round, and
-    produce -> visible). None where nothing was measured."""
-    def median(xs: list[float]) -> float | None:
-        return float(np.median(xs)) if xs else None
+# the latency budget's stages in the order an event passes them: the gauge (each how old the
+# newest event was as it passed; "visible": the probes) and what the stage's wait holds
+BUDGET_STAGES = (
+    ("decoded_age_ms", "1 decoded: Kafka and the source"),
+    ("aggregated_age_ms", "2 left the aggregation: dedup, aggregation, mini-batch flush, hold"),
+    ("sink_arrival_age_ms", "3 in the Python sink: its bundle"),
+    ("persistence_delay_ms", "4 confirmed in Cassandra: collected, the write round"),
+    ("visible", "5 visible: the readers' poll; events older than their round's newest"),
+)
+# the sink's round, and the one wait exactly-once adds: at each checkpoint, the sink waits
+# for its write round to end before the barrier passes it
+ROUND, DRAIN = "sink_last_round_ms", "sink_last_drain_ms"
+BUDGET_GAUGES = [g for g, _ in BUDGET_STAGES if g != "visible"] + [ROUND, DRAIN]
 
-    visible = median(visible_s)
-    return {"decode bundle max ms": float(bundle_ms),
-            "mini-batch flush max ms": float(flush_ms),
-            "sink bundle max ms": float(bundle_ms),
-            "sink write round ms": median(sink_round_ms),
-            "produce to written ms": median(persistence_delay_ms),
-            "produce to visible ms": visible * 1000 if visible is not None else None}
+
+def latency_budget(bundle_ms: int, flush_ms: int, gauges: dict[str, list[float]],
+                   visible_s: list[float]) -> dict[str, float | None]:
+    """Where an event's time from produce to visible goes, stage by stage.
+
+    For each stage of ``BUDGET_STAGES``, ``"<stage>|median"`` and ``"<stage>|p95"`` are how
+    old events were as they passed it (the job's gauges, sampled while measuring; visible: the
+    probes), and ``"<stage>|wait"`` the stage's own share: its median less the one before.
+    Also the bounds the settings put on two waits (as their ``"|wait"``), the sink's write
+    round and its wait at a checkpoint barrier. None where nothing was measured."""
+    def pct(xs: list[float], q: float) -> float | None:
+        return float(np.percentile(xs, q)) if xs else None
+
+    series = dict(gauges)
+    series["visible"] = [x * 1000 for x in visible_s]
+    out: dict[str, float | None] = {}
+    before: float | None = 0.0
+    for gauge, stage in BUDGET_STAGES:
+        median = pct(series.get(gauge, []), 50)
+        out[f"{stage}|median"] = median
+        out[f"{stage}|p95"] = pct(series.get(gauge, []), 95)
+        out[f"{stage}|wait"] = (median - before if median is not None and before is not None
+                                else None)
+        before = median
+    out["at most (a setting): the aggregation's mini-batch flush|wait"] = float(flush_ms)
+    out["at most (a setting): the sink's Python bundle|wait"] = float(bundle_ms)
+    for gauge, what in ((ROUND, "the sink's write round"),
+                        (DRAIN, "exactly-once's wait: the sink's round before a barrier")):
+        out[f"{what}|median"] = pct(gauges.get(gauge, []), 50)
+        out[f"{what}|p95"] = pct(gauges.get(gauge, []), 95)
+    return out
 
 
 def visible_latencies(sent_at: list[float], seen_before: int, seen_now: int,
@@ -267,17 +293,16 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                     progress(f"    kill -9 of the TaskManager at {result.killed_at:.0f}s of the "
                              "job, a new one started at once")
                 try:
-                    gauges = run.metric_max(["sink_last_round_ms", "persistence_delay_ms"])
+                    gauges = run.metric_max(BUDGET_GAUGES)
                     lag = run.metric_sums(["pendingRecords"]).get("pendingRecords")
                 except OSError as exc:
                     log.warning("REST: %s", exc)
                     gauges, lag = {}, None
                 if lag is not None:
                     result.lag_records.append(lag)
-                if "sink_last_round_ms" in gauges:
-                    result.sink_round_ms.append(gauges["sink_last_round_ms"])
-                if gauges.get("persistence_delay_ms", 0) > 0:
-                    result.persistence_delay_ms.append(gauges["persistence_delay_ms"])
+                for name, value in gauges.items():
+                    if value > 0 or name in (ROUND, DRAIN):  # an age of 0: nothing passed yet
+                        result.gauges.setdefault(name, []).append(value)
                 p = percentiles(result.samples)
                 progress(f"    {time.monotonic() - t_measure[0]:.0f}s: {len(result.samples):,} "
                          f"samples, p50 {p['p50_ms'] or 0:.0f} ms, p99 {p['p99_ms'] or 0:.0f} ms"

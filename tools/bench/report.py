@@ -365,16 +365,28 @@ def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
         out += ["Not run.", ""]
 
     out += ["### Latency budget", "", "Where an event's time from produce to visible goes "
-            "at each rate: the bounds the job's settings put on its waits (a Python bundle "
-            "before the decode and again before the sink, the aggregation's mini-batch "
-            "flush) and medians measured during the run (the sink's write round and "
-            "`persistence_delay_ms`, produce -> written for the newest event of a round, "
-            "both from the sink's gauges; produce -> visible from the probes).", ""]
+            "at each rate, stage by stage: how old events were as they passed each stage "
+            "(median and p95 of the job's gauges `decoded_age_ms`, `aggregated_age_ms`, "
+            "`sink_arrival_age_ms` and `persistence_delay_ms`, sampled every 5 s while "
+            "measuring, largest subtask; visible: every probe event), and each stage's wait "
+            "(its median less the stage before). Then the bounds the settings put on two "
+            "waits, the sink's write round, and the one wait exactly-once adds: at each "
+            "checkpoint the sink waits for its round to end before the barrier passes "
+            "(`sink_last_drain_ms`).", ""]
     budgets = [p for p in r.latency if p.budget]
     if budgets:
-        keys = list(budgets[0].budget)
-        rows = [[_num(p.rate), *(_num(p.budget.get(k), 0) for k in keys)] for p in budgets]
-        out += [_table(["offered ev/s", *keys], rows, [True] * (len(keys) + 1)), ""]
+        stages = list(dict.fromkeys(k.rsplit("|", 1)[0] for k in budgets[0].budget))
+        heads, rows = ["stage"], []
+        for p in budgets:
+            heads += [f"{_num(p.rate)} ev/s: median ms", "p95 ms", "wait ms"]
+        for stage in stages:
+            row = [stage]
+            for p in budgets:
+                b = p.budget
+                row += [_num(b.get(f"{stage}|median"), 0),
+                        _num(b.get(f"{stage}|p95"), 0), _num(b.get(f"{stage}|wait"), 0)]
+            rows.append(row)
+        out += [_table(heads, rows, [False] + [True] * (len(heads) - 1)), ""]
     else:
         out += ["Not run.", ""]
 

@@ -391,8 +391,7 @@ class Suite:
                               warmup_s=self.z.latency_warmup_s, extra_args=self.job_args,
                               progress=self.say)
             p = percentiles(res.samples)
-            budget = latency_budget(res.bundle_ms, res.flush_ms, res.sink_round_ms,
-                                    res.persistence_delay_ms, res.samples)
+            budget = latency_budget(res.bundle_ms, res.flush_ms, res.gauges, res.samples)
             self.r.latency.append(LatencyPoint(rate, res.achieved_rate, len(res.samples),
                                                p["p50_ms"], p["p95_ms"], p["p99_ms"], res.exact,
                                                res.restarts, budget, res.keeps_up(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools.bench.latency import (
+    BUDGET_STAGES,
     latency_budget,
     longest_freeze,
     percentiles,
@@ -33,18 +34,28 @@ def test_percentiles_in_ms():
     assert percentiles([]) == {"p50_ms": None, "p95_ms": None, "p99_ms": None}
 
 
-def test_latency_budget_has_the_bounds_of_the_settings_and_the_measured_medians():
-    b = latency_budget(200, 1000, [40.0, 60.0, 500.0], [900.0, 1100.0], [1.2, 1.4, 1.6])
-    assert b == {"decode bundle max ms": 200.0, "mini-batch flush max ms": 1000.0,
-                 "sink bundle max ms": 200.0, "sink write round ms": 60.0,
-                 "produce to written ms": 1000.0,
-                 "produce to visible ms": pytest.approx(1400.0)}
+def test_latency_budget_gives_each_stage_its_ages_and_its_own_wait():
+    gauges = {"decoded_age_ms": [10.0, 20.0, 30.0], "aggregated_age_ms": [400.0, 600.0],
+              "sink_arrival_age_ms": [700.0], "persistence_delay_ms": [900.0, 1100.0],
+              "sink_last_round_ms": [40.0, 60.0, 500.0], "sink_last_drain_ms": [0.0, 80.0]}
+    b = latency_budget(50, 500, gauges, [1.2, 1.4, 1.6])
+    stages = [stage for _, stage in BUDGET_STAGES]
+    assert [b[f"{s}|median"] for s in stages] == pytest.approx([20, 500, 700, 1000, 1400])
+    assert [b[f"{s}|wait"] for s in stages] == pytest.approx([20, 480, 200, 300, 400])
+    assert b[f"{stages[0]}|p95"] == pytest.approx(29.0)
+    assert b["the sink's write round|median"] == 60.0
+    assert b["exactly-once's wait: the sink's round before a barrier|median"] == 40.0
+    assert b["at most (a setting): the aggregation's mini-batch flush|wait"] == 500.0
+    assert b["at most (a setting): the sink's Python bundle|wait"] == 50.0
 
 
 def test_latency_budget_without_measurements_says_so():
-    b = latency_budget(200, 1000, [], [], [])
-    assert b["sink write round ms"] is None and b["produce to written ms"] is None
-    assert b["produce to visible ms"] is None and b["decode bundle max ms"] == 200.0
+    b = latency_budget(50, 500, {"persistence_delay_ms": [900.0]}, [])
+    stages = [stage for _, stage in BUDGET_STAGES]
+    assert b[f"{stages[0]}|median"] is None and b[f"{stages[1]}|wait"] is None
+    assert b[f"{stages[3]}|median"] == 900.0 and b[f"{stages[3]}|wait"] is None  # no stage 3
+    assert b[f"{stages[4]}|median"] is None and b["the sink's write round|p95"] is None
+    assert b["at most (a setting): the sink's Python bundle|wait"] == 50.0
 
 
 def test_longest_freeze_is_the_widest_gap_between_rises_within_the_window():

@@ -148,17 +148,19 @@ def test_the_stages_of_each_drain_and_the_latency_budget_are_tables():
     r = result()
     r.stages = {"1 backlog drain: counting job": [
         ["Source -> decode", 880.4, 99.0, 10836.0], ["cassandra-counters", 266.0, 0.0, 1192.0]]}
-    r.latency[0].budget = {"decode bundle max ms": 200.0, "sink write round ms": 61.0,
-                           "produce to visible ms": None}
+    r.latency[0].budget = {"1 decoded|median": 12.0, "1 decoded|p95": 30.0,
+                           "1 decoded|wait": 12.0, "5 visible|median": None,
+                           "at most (a setting): the flush|wait": 500.0}
     md = markdown(r)
     section = md.split("## Where the time goes")[1].split("## Scale of state")[0]
     assert "**1 backlog drain: counting job**" in section
     assert "| Source -> decode | 880 | 99 | 10,836 |" in section
     assert "| cassandra-counters | 266 | 0 | 1,192 |" in section
     budget = section.split("### Latency budget")[1]
-    assert "| offered ev/s | decode bundle max ms | sink write round ms | produce to visible ms |" \
-        in budget
-    assert "| 5,000 | 200 | 61 | — |" in budget
+    assert "| stage | 5,000 ev/s: median ms | p95 ms | wait ms |" in budget
+    assert "| 1 decoded | 12 | 30 | 12 |" in budget
+    assert "| 5 visible | — | — | — |" in budget
+    assert "| at most (a setting): the flush | — | — | 500 |" in budget
     assert "20,000" not in budget          # a rate without a budget has no row
     back = BenchResult.from_json(r.to_json())
     assert back.stages == r.stages and back.latency[0].budget == r.latency[0].budget
