@@ -26,26 +26,31 @@ class Fault:
 
 
 def recovery_times(faults: Sequence[Fault], samples: Sequence[tuple[float, int]],
-                   grace_s: float = 1.0) -> list[float | None]:
+                   grace_s: float = 1.0, gap_s: float = 2.0) -> list[float | None]:
     """For each fault, the seconds from its injection to the counters moving again.
 
     ``samples`` are (time, counted events in Cassandra) in time order. Moving again means the
     first sample taken ``grace_s`` or more after the heal that is higher than the last sample
     before that moment (writes already in flight at the fault may land just after it: they
-    do not count as recovery).
+    do not count as recovery). When no sample could be taken for more than ``gap_s`` up to
+    that moment (Cassandra itself was down or paused), the first sample after the gap is the
+    base instead: it also shows the writes that landed before the fault, so it is no rise.
     """
     out: list[float | None] = []
     for f in faults:
         start = f.healed_at + grace_s
-        base = None
+        base, base_t = None, None
+        first = True
         found = None
         for t, v in samples:
             if t < start:
-                base = v
+                base, base_t = v, t
                 continue
-            if base is None:
-                base = v
-                continue
+            if first:
+                first = False
+                if base is None or t - base_t > gap_s:
+                    base = v
+                    continue
             if v > base:
                 found = t - f.injected_at
                 break

@@ -32,6 +32,17 @@ def test_gap_in_samples_while_cassandra_is_down():
     assert recovery_times([Fault("pause", 1.2, 20.0)], samples) == [pytest.approx(29.8)]
 
 
+def test_after_a_gap_across_the_heal_the_first_sample_read_again_is_the_base():
+    # Cassandra killed at 1.2 and restarted at once: nothing can be read until 22.0, and that
+    # first read shows writes that landed just before the kill; the job counts again at 31.0
+    samples = [(0.0, 5), (1.0, 6), (22.0, 9), (26.0, 9), (31.0, 12)]
+    assert recovery_times([Fault("kill -9 cassandra", 1.2, 1.2)], samples) == \
+        [pytest.approx(29.8)]
+    # read every 0.5 s across the heal: the sample before it stays the base
+    steady = [(0.0, 5), (0.5, 6), (1.0, 6), (1.5, 6), (2.0, 6), (2.5, 8)]
+    assert recovery_times([Fault("kill", 0.2, 0.2)], steady) == [pytest.approx(2.3)]
+
+
 def test_freeze_runs_from_the_last_rise_before_the_fault_to_the_first_after():
     samples = [(0.0, 10), (1.0, 20), (2.0, 20), (3.0, 20), (4.0, 20), (5.0, 20), (6.0, 30)]
     faults = [Fault("kill", 1.5, 2.0)]
