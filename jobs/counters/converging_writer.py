@@ -55,6 +55,10 @@ class SinkStopped(Exception):
 
 class ConvergingWriter:
     APPLIED_CACHE_ROWS = 2_000_000
+    # the longest wait between two tries while Cassandra fails: a restarted node is seen
+    # within it (at 10 s the sink sat idle up to 5.5 s after Cassandra was back); a try is
+    # one probe, so trying that often adds no load to speak of
+    RETRY_MAX_S = 2.0
 
     def __init__(self, store, settle_ms: int, batch_rows: int = 2000,
                  clock: Callable[[], float] = time.monotonic,
@@ -107,7 +111,7 @@ class ConvergingWriter:
                 log.warning("sink: %s: %s; retrying in %.1fs (%d rows pending)",
                             type(exc).__name__, exc, backoff, len(self.pending))
                 self.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, self.RETRY_MAX_S)
 
     def _round(self) -> None:
         from connectors.cassandra_counters import AmbiguousWrite
