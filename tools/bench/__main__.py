@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parallelism", type=int, default=2,
                    help="of the job and the Flink ceilings (default 2: one per core)")
     p.add_argument("--rates", default="",
-                   help="latency rates, comma-separated events/s (default 5000,20000,50000; "
+                   help="latency rates, comma-separated events/s (default 5000,20000,40000; "
                         "5000 with --quick)")
     p.add_argument("--job-args", default="",
                    help="flags for every counting job of the run, e.g. \"--bundle-ms 1000\"")
