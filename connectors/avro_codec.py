@@ -128,7 +128,7 @@ def _canonical(datum: bytes, writer: SchemaVersion) -> bool:
     buf = io.BytesIO(datum)
     try:
         record = schemaless_reader(buf, writer.parsed, None)
-    except Exception:  # EOFError, UnicodeDecodeError, ValueError, ... on bad bytes
+    except Exception:  # noqa: BLE001 - EOFError, UnicodeDecodeError, ValueError, ... on bad bytes
         return False
     if buf.tell() != len(datum) or not validate(record, writer.parsed, raise_errors=False):
         return False

@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import ssl
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from cassandra import ConsistencyLevel
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import BatchStatement, BatchType
 
 from connectors.counter_rows import COLUMNS, GIFTS, TOTALS, WINDOWS, RowKey, Values, Write, day_of
@@ -65,16 +74,6 @@ def connect_cluster(hosts: Sequence[str], port: int = 9042, connect_timeout: flo
     every 0.5 s, backing off to 5 s (the driver's default backs off to 10 minutes: a sink
     would stay idle that long after Cassandra came back).
     """
-    import os
-    import ssl
-
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
-    from cassandra.policies import (
-        DCAwareRoundRobinPolicy,
-        ExponentialReconnectionPolicy,
-        TokenAwarePolicy,
-    )
 
     credentials, ca = client_security(os.environ if env is None else env, credentials, ssl_ca)
     auth = PlainTextAuthProvider(*credentials) if credentials else None

@@ -2,7 +2,7 @@
 
 A row of a counter table is addressed as ``(table, room_id, sub_key)``; its values are a
 tuple of the table's counter columns (``COLUMNS``). The Cassandra tables are defined in
-``connectors/cassandra_schema.py``; the job's SQL aggregation (``jobs/counters/pipeline.py``)
+``connectors/cassandra_schema.py``; the job's SQL aggregation (``jobs/counters/aggregate/sql.py``)
 and the oracles of the tooling compute the same rows. Pure: no I/O.
 """
 
@@ -53,7 +53,7 @@ def rows_of(event: Event, window_ms: int) -> list[tuple[RowKey, Values]]:
     """The counter rows one counted event adds to, and what it adds: its room's totals (one
     more event), its room's window of ``window_ms`` (the job's ``--window-ms``) and, for a
     gift, its room's row of that gift type. The one statement of these semantics in Python:
-    the job computes the same rows in SQL (``jobs/counters/pipeline.py``), and the tooling's
+    the job computes the same rows in SQL (``jobs/counters/aggregate/sql.py``), and the tooling's
     oracles and peers use this."""
     room = event.room_id
     rows: list[tuple[RowKey, Values]] = [

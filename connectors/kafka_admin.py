@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,7 +40,6 @@ def end_offsets(bootstrap: str, topics: list[str], client: dict | None = None,
                 request_timeout_ms: int = 15_000) -> dict[tuple[str, int], int]:
     """The end offset of every partition of ``topics``, by (topic, partition). ``client``:
     kafka-python security settings (``KafkaConfig.kafka_python()``)."""
-    from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms,
                              **(client or {}))
@@ -61,7 +61,6 @@ def retry_retriable(call: Callable[[], T], timeout_s: float = 60.0, pause_s: flo
     lost a broker answers ``NotLeaderOrFollower`` until a new leader is elected: both are
     passing states, not a reason to refuse to start. Other errors are raised at once.
     """
-    from kafka.errors import KafkaError
 
     deadline = time.monotonic() + timeout_s
     while True:

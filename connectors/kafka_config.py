@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import javaproperties
+
 # the properties that concern security; anything else in the file is a Java client property
 # the Flink job passes on as it is (client.id, request.timeout.ms, ...)
 SECURITY = ("security.protocol", "sasl.", "ssl.")
@@ -37,8 +39,6 @@ class KafkaConfigError(ValueError):
 
 
 def read_properties(path: str | Path) -> dict[str, str]:
-    import javaproperties
-
     try:
         with open(path, encoding="utf-8") as f:
             return dict(javaproperties.load(f))
@@ -60,10 +60,6 @@ class KafkaConfig:
     @classmethod
     def from_file(cls, path: str | Path | None) -> KafkaConfig:
         return cls(read_properties(path)) if path else cls()
-
-    def java(self) -> dict[str, str]:
-        """For plain Java Kafka clients: every property, as it is."""
-        return dict(self.properties)
 
     def flink(self) -> dict[str, str]:
         """For Flink's SQL Kafka connector, whose Kafka client is shaded: class names in the

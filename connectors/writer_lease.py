@@ -36,8 +36,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
+
+from cassandra import ConsistencyLevel
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,6 @@ class WriterLease:
     """The lease row of ``keyspace`` (table ``writer_lease``, created by provisioning)."""
 
     def __init__(self, session, keyspace: str, ttl_s: int = TTL_S) -> None:
-        from cassandra import ConsistencyLevel
-
         ks = keyspace
         self.keyspace, self.session, self.ttl_s = keyspace, session, ttl_s
         p = session.prepare
@@ -173,10 +174,6 @@ class SinkFence:
 
     def __init__(self, session, keyspace: str, name: str, ttl_s: int = FENCE_TTL_S,
                  quiet_s: float = QUIET_S, clock=None) -> None:
-        import time
-
-        from cassandra import ConsistencyLevel
-
         ks = keyspace
         self.session, self.name, self.ttl_s, self.quiet_s = session, name, ttl_s, quiet_s
         self.clock = clock or time.monotonic

@@ -1,2 +1,2 @@
-"""PyFlink jobs of live-counters. Each job: ``logic.py`` (pure), ``pipeline.py`` (wiring),
-``main.py`` (settings -> environment -> build -> execute)."""
+"""PyFlink jobs of live-counters. A job's ``main.py`` is its driver (settings -> checks ->
+engine -> graph -> execute); its stages are subpackages, its pure logic apart from I/O."""

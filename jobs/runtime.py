@@ -15,10 +15,16 @@ The local stack (``local_stack/paths.py``) keeps its services' files in the same
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+import pyflink
+import yaml
+from pyflink.common import Configuration
+from pyflink.datastream import StreamExecutionEnvironment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLINK_CONF_DIR = REPO_ROOT / "flink-conf"
@@ -52,8 +58,6 @@ def execution_environment(jars: Iterable[Path], parallelism: int | None = None,
     Must be called before anything else touches PyFlink: the embedded gateway JVM reads
     FLINK_CONF_DIR when it starts.
     """
-    from pyflink.common import Configuration
-    from pyflink.datastream import StreamExecutionEnvironment
 
     if not is_submitted():
         # before the first PyFlink object: creating one (a Configuration too) starts the
@@ -91,9 +95,6 @@ def _metric_reporters_on_classpath() -> None:
     classpath. A cluster loads it from Flink's plugins/ directory, but the local mini-cluster
     does not look there ("The reporter factory ... could not be found"). PyFlink's local
     gateway appends ``HADOOP_CLASSPATH`` to its classpath, the one hook it has for this."""
-    import glob
-
-    import pyflink
 
     jars = glob.glob(os.path.join(os.path.dirname(pyflink.__file__), "plugins",
                                   "metrics-prometheus", "flink-metrics-prometheus-*.jar"))
@@ -103,7 +104,6 @@ def _metric_reporters_on_classpath() -> None:
 
 def flink_conf(conf_dir: Path = FLINK_CONF_DIR) -> dict[str, str]:
     """flink-conf/config.yaml as flat ``key: value`` strings (nested YAML keys joined by dots)."""
-    import yaml
 
     def flat(d: dict, prefix: str = "") -> dict[str, str]:
         out: dict[str, str] = {}

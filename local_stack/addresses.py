@@ -2,7 +2,7 @@
 on, and where the tooling and the tests find them.
 
 The product cannot import the local stack, so its defaults (``jobs/counters/settings.py``,
-``jobs/counters/watch.py``, ``jobs/runtime.py``, ``connectors/producer.py``) name the
+``jobs/counters/ops/watch.py``, ``jobs/runtime.py``, ``connectors/producer.py``) name the
 single-node addresses themselves; ``tests/unit/test_addresses.py`` holds them to these.
 """
 

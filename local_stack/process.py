@@ -173,7 +173,7 @@ def wait_until(ready: Callable[[], bool], *, what: str, timeout: float,
         try:
             if ready():
                 return time.monotonic() - start
-        except Exception as exc:  # not ready yet: connection refused, no leader, ...
+        except Exception as exc:  # noqa: BLE001 - not ready yet: connection refused, no leader, ...
             log.debug("%s not ready: %s", what, exc)
         for proc in processes:
             if not proc.is_running():

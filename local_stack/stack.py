@@ -132,7 +132,7 @@ def status(paths: StackPaths | None = None) -> list[ProcessStatus]:
         if running:
             try:
                 ready = bool(svc.ready())
-            except Exception:  # reachable or not is what we report
+            except Exception:  # noqa: BLE001 - reachable or not is what we report
                 ready = False
         for proc in svc.processes:
             rows.append(ProcessStatus(name, proc.name, proc.pid(), proc.rss_bytes(), ready))

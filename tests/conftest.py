@@ -43,7 +43,7 @@ class _Stack:
         try:
             if answers():
                 return
-        except Exception:  # not reachable: start it below, if it is ours to start
+        except Exception:  # noqa: BLE001 - not reachable: start it below, if it is ours to start
             pass
         if not reusable:
             raise RuntimeError(f"{name} is configured at a non-default address and does not "

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from jobs.counters.provision import provision
+from jobs.counters.ops.provision import provision
 from jobs.counters.settings import Settings
 from tools import verify
 from tools.verify import Report
@@ -56,7 +56,7 @@ def wait_until_committed(s: Settings, timeout_s: float = 120) -> dict[tuple[str,
     topics, the end offset: the Kafka source commits on a completed checkpoint, after it, and
     a checkpoint can complete well after the rows are exact. The committed offsets."""
     from connectors.kafka_admin import end_offsets
-    from jobs.counters.main import committed_offsets
+    from jobs.counters.start_guard import committed_offsets
 
     ends = end_offsets(s.bootstrap, [s.likes_topic, s.gifts_topic], s.kafka.kafka_python())
     deadline = time.monotonic() + timeout_s

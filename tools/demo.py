@@ -44,7 +44,7 @@ def reset(s) -> str | None:
     from connectors.cassandra_schema import keyspace_exists
     from connectors.kafka_admin import end_offsets
     from connectors.writer_lease import WriterLease
-    from jobs.counters.provision import provision
+    from jobs.counters.ops.provision import provision
     from local_stack.cassandra import connect
 
     with connect(list(s.cassandra_hosts)) as session:
@@ -68,14 +68,14 @@ def reset(s) -> str | None:
 
 
 def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
-    from jobs.counters import watch
+    from jobs.counters.ops import watch
     from jobs.counters.settings import Settings
     from local_stack.cassandra import connect
     from local_stack.paths import StackPaths
     from tools.verify import compare, snapshot
     from tools.workload import generate, plus, produce
 
-    ENDPOINTS = watch.DEFAULT_ENDPOINTS  # noqa: N806 - the job's Prometheus endpoints
+    ENDPOINTS = watch.DEFAULT_ENDPOINTS
     s = Settings.parse(DEMO_ARGS)
     hosts = list(s.cassandra_hosts)
     refused = reset(s)

@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from connectors.kafka_config import KafkaConfig
+
 
 def _s(default, meaning: str):
     """A setting: its default and what it means (shown by ``--help``)."""
@@ -76,7 +78,6 @@ class Settings:
     @property
     def kafka(self):
         """The Kafka client settings (``connectors.kafka_config.KafkaConfig``)."""
-        from connectors.kafka_config import KafkaConfig
 
         return KafkaConfig.from_file(self.kafka_config)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.counters.main import engine_options
+from jobs.counters.engine import engine_options
 from jobs.runtime import execution_environment, kafka_connector_jar
 
 pytestmark = pytest.mark.flink

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from pyflink.table import StreamTableEnvironment
 
-from jobs.counters.pipeline import build
+from jobs.counters.engine import configure
+from jobs.counters.graph import build
 from jobs.counters.settings import Settings
 from jobs.runtime import execution_environment, job_jars
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.flink
 
 def _env():
     env = execution_environment(job_jars(), parallelism=2)
-    t_env = StreamTableEnvironment.create(env)
-    build(env, t_env, Settings.parse([]), owner="test-graph")
+    s = Settings.parse([])
+    build(env, configure(env, s), s, owner="test-graph")  # as main does
     return env
 
 

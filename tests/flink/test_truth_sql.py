@@ -8,10 +8,11 @@ from pyflink.common import Row, Types
 from pyflink.table import Schema, StreamTableEnvironment
 
 from connectors.counter_rows import GIFTS, TOTALS, WINDOWS
-from jobs.counters.counter_sink import truth_of
-from jobs.counters.decode import id_hash
-from jobs.counters.pipeline import configure_tables, truth_stream
+from jobs.counters.aggregate.sql import truth_stream
+from jobs.counters.decode.spec import id_hash
+from jobs.counters.engine import configure_tables
 from jobs.counters.settings import Settings
+from jobs.counters.truth import truth_of
 from jobs.runtime import execution_environment
 
 pytestmark = pytest.mark.flink
@@ -106,7 +107,8 @@ def test_the_truths_never_expire_and_an_event_is_not_joined():
 
     from pyflink.table import EnvironmentSettings, TableDescriptor, TableEnvironment
 
-    from jobs.counters.pipeline import TRUTH_SCHEMA, TRUTH_SQL, truth_query_views
+    from jobs.counters.aggregate.sql import TRUTH_SQL, truth_query_views
+    from jobs.counters.truth import SCHEMA as TRUTH_SCHEMA
 
     s = Settings.parse([])
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())

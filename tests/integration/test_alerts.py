@@ -57,7 +57,7 @@ def running_job(kafka_bootstrap: str, cassandra_hosts: str, conf: dict[str, str]
     finally:
         try:
             flink.cancel(job_id)
-        except Exception:  # already ended by the test
+        except Exception:  # noqa: BLE001 - already ended by the test
             pass
 
 
@@ -74,7 +74,7 @@ def produce_in_background(wl, s, rate: float | None
     def send() -> None:
         try:
             produce_workload(wl, s.bootstrap, s.likes_topic, s.gifts_topic, rate=rate)
-        except BaseException as exc:  # reported by the test
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
 
     producer = threading.Thread(target=send, name="alerts-producer", daemon=True)

@@ -19,7 +19,7 @@ import pytest
 from cassandra import Unauthorized
 from cassandra.cluster import NoHostAvailable
 
-from jobs.counters.provision import provision
+from jobs.counters.ops.provision import provision
 from jobs.counters.settings import Settings
 from local_stack import stack
 from local_stack.cassandra import SECURE, SUPERUSER, CassandraService, connect

@@ -105,7 +105,7 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
         assert 0 < metrics["persistence_delay_ms"] < 2 * 600_000, metrics
         # the sink waited for its writes before every checkpoint barrier: each completed
         # checkpoint passed a barrier marker through both sink subtasks, and each marker
-        # made its subtask drain its writer (pipeline.held)
+        # made its subtask drain its writer (graph.held)
         completed = rest_get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
         assert completed > 0
         drains = _metric_sums(job_id, ["sink_barrier_drains"],
@@ -122,9 +122,9 @@ def test_standalone_cluster_parallelism_2_counts_exactly(kafka_bootstrap, cassan
 def test_a_fresh_job_serves_every_signal_before_it_meets_bad_input(
         kafka_bootstrap, cassandra_hosts, flink_cluster):
     """A signal that appears only with its first count is no 0 to rate() or an alert: a job
-    that has read only valid events serves every signal of jobs/counters/signals.py."""
-    from jobs.counters.signals import SIGNALS
-    from jobs.counters.watch import DEFAULT_ENDPOINTS, snapshot
+    that has read only valid events serves every signal of jobs/counters/ops/signals.py."""
+    from jobs.counters.ops.signals import SIGNALS
+    from jobs.counters.ops.watch import DEFAULT_ENDPOINTS, snapshot
     from local_stack.flink import cancel, counting_job, submit_detached
 
     clean = generate(SEED + 1, events=3_000, rooms=50, now_ms=int(time.time() * 1000),
@@ -177,8 +177,8 @@ def _assert_prometheus_signals(job_id: str, s, workload, timeout_s: float = 90) 
     """Every signal of README "Watching it", scraped from the cluster's Prometheus endpoints
     (JobManager and TaskManager), with a plausible value once the job has drained: what it
     counted equals what was sent, and the lag is back to 0."""
-    from jobs.counters.signals import SIGNALS
-    from jobs.counters.watch import DEFAULT_ENDPOINTS, end_offsets, snapshot
+    from jobs.counters.ops.signals import SIGNALS
+    from jobs.counters.ops.watch import DEFAULT_ENDPOINTS, end_offsets, snapshot
 
     def plausible(snap) -> list[str]:
         t = snap.totals

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from connectors.kafka_config import KafkaConfig
-from jobs.counters.provision import provision
+from jobs.counters.ops.provision import provision
 from jobs.counters.settings import Settings
 from local_stack.kafka import SECURE_BOOTSTRAP, secure_client_properties
 from local_stack.paths import StackPaths

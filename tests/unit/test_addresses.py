@@ -10,7 +10,7 @@ import pytest
 
 from connectors.producer import CounterProducer
 from jobs import runtime
-from jobs.counters import watch
+from jobs.counters.ops import watch
 from jobs.counters.settings import Settings
 from local_stack import addresses
 

@@ -4,7 +4,7 @@ mini-cluster) or ``scripts/submit -p N tools/bench/ceiling_job.py --kind ...`` (
 -py``, a cluster).
 
 ``decode`` and ``truths`` are the counting job's own stages on a backlog (its settings from
-``--job-args``, its SQL from ``jobs/counters/pipeline.py``, its Python bundles), its Kafka
+``--job-args``, its SQL from ``jobs/counters/graph.py``, its Python bundles), its Kafka
 source bounded at the latest offsets of the start: ``decode`` is the source and the decode
 step into a blackhole; ``truths`` is the whole job up to its sink (decode, dead letters,
 dedup, aggregation), the truths and the dead letters into blackholes. What the job reaches
@@ -183,8 +183,8 @@ def stage_statements(kind: str) -> list[str]:
     are typed as the job types them (the decode step's result, the truth query's schema)."""
     from pyflink.table import DataTypes
 
-    from jobs.counters.counter_sink import TRUTH_FIELDS
-    from jobs.counters.pipeline import TRUTH_KEY_TYPES, TRUTH_SQL
+    from jobs.counters import truth
+    from jobs.counters.aggregate.sql import TRUTH_SQL
     from tools.bench.python_decode import DECODED_TYPE  # as the job's decoder types them
 
     if kind == DECODE:
@@ -195,10 +195,10 @@ def stage_statements(kind: str) -> list[str]:
                 "WITH ('connector' = 'blackhole')",
                 f"INSERT INTO {DECODED_SINK} SELECT {', '.join(names)} FROM decoded"]
     if kind == TRUTHS:
-        columns = ",\n  ".join(f"`{n}` {sql_type(TRUTH_KEY_TYPES.get(n, DataTypes.BIGINT()))}"
-                               for n in TRUTH_FIELDS)
+        columns = ",\n  ".join(f"`{n}` {sql_type(truth.KEY_TYPES.get(n, DataTypes.BIGINT()))}"
+                               for n in truth.FIELDS)
         return [f"CREATE TEMPORARY TABLE {TRUTHS_SINK} (\n  {columns},\n  PRIMARY KEY "
-                f"({', '.join(TRUTH_KEY_TYPES)}) NOT ENFORCED\n) "
+                f"({', '.join(truth.KEY_TYPES)}) NOT ENFORCED\n) "
                 "WITH ('connector' = 'blackhole')",
                 f"CREATE TEMPORARY TABLE {DECODED_SINK} (letter STRING) "
                 "WITH ('connector' = 'blackhole')",
@@ -217,15 +217,11 @@ def statements(s: CeilingSettings) -> list[str]:
 
 
 def job_stages(t_env, job, decoder: str = JVM, dedup_key: str = HASH_KEY) -> None:
-    """The counting job's views up to its sink, over a bounded source (``pipeline.build``
+    """The counting job's views up to its sink, over a bounded source (``graph.build``
     without the sinks): ``decoded``, ``events`` and the views TRUTH_SQL reads."""
-    from jobs.counters.pipeline import (
-        EVENTS_SQL,
-        configure_tables,
-        decoded_table,
-        register_decoder,
-        truth_query_views,
-    )
+    from jobs.counters.aggregate.sql import truth_query_views
+    from jobs.counters.decode.sql import EVENTS_SQL, decoded_table, register_decoder
+    from jobs.counters.engine import configure_tables
     from tools.bench.python_decode import ROW_AT_A_TIME, VECTORIZED, register
 
     configure_tables(t_env, job)
@@ -236,7 +232,7 @@ def job_stages(t_env, job, decoder: str = JVM, dedup_key: str = HASH_KEY) -> Non
     if dedup_key == HASH_KEY:
         truth_query_views(t_env, job)
         return
-    from jobs.counters.pipeline import GROUPING_ROWS_VIEW_SQL, marked_view_sql
+    from jobs.counters.aggregate.sql import GROUPING_ROWS_VIEW_SQL, marked_view_sql
 
     job_key = "PARTITION BY id_hi, id_lo"
     marked = marked_view_sql(job)
@@ -260,7 +256,7 @@ def run(s: CeilingSettings) -> CeilingResult:
     from pyflink.table import StreamTableEnvironment
 
     if s.kind in STAGES:
-        from jobs.counters.main import engine_options, python_bundles
+        from jobs.counters.engine import engine_options, python_bundles
 
         job = job_settings(s.job_args, s.group_id)
         env.configure(python_bundles(job.bundle_ms))  # the job's bundles

@@ -152,7 +152,7 @@ def kafka_consume_sql(bootstrap: str, topics: list[str], group_id: str) -> list[
     """Statements of the engine's Kafka read rate: the topics from their earliest offsets to
     the latest offsets at start (so the job ends), raw value bytes, into a blackhole.
 
-    Same connector as the counting job (``jobs/counters/pipeline.py``), without the key,
+    Same connector as the counting job (``jobs/counters/graph.py``), without the key,
     metadata columns and everything after the source.
     """
     if not topics:
@@ -334,7 +334,7 @@ def delete_group(bootstrap: str, group: str) -> None:
             admin.delete_groups([group])
         finally:
             admin.close()
-    except Exception as exc:  # leftover group offsets expire with offsets.retention.minutes
+    except Exception as exc:  # noqa: BLE001 - leftover group offsets expire with offsets.retention.minutes
         log.warning("could not delete consumer group %s: %s", group, exc)
 
 

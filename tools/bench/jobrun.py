@@ -10,7 +10,7 @@ import urllib.error
 import uuid
 from dataclasses import dataclass, field
 
-from jobs.counters.provision import provision
+from jobs.counters.ops.provision import provision
 from jobs.counters.settings import Settings
 from local_stack.addresses import CASSANDRA_HOST, KAFKA_BOOTSTRAP
 from local_stack.flink import (
@@ -173,7 +173,7 @@ class JobRun:
                 admin.delete_topics([self.s.likes_topic, self.s.gifts_topic, self.s.dlq_topic])
             finally:
                 admin.close()
-        except Exception as exc:  # cleanup only
+        except Exception as exc:  # noqa: BLE001 - cleanup only
             log.warning("cleanup of %s: %s", self.s.keyspace, exc)
 
 

@@ -233,7 +233,7 @@ def run_latency(rate: int, seconds: float, parallelism: int, *, rooms: int = 100
                     time.sleep(ahead)
             if p.flush(60):
                 raise BenchError("the latency producer could not deliver everything")
-        except BaseException as exc:  # reported by the run
+        except BaseException as exc:  # noqa: BLE001 - reported by the run
             errors.append(exc)
 
     def poll(session, t_measure: list[float]) -> None:

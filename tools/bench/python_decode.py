@@ -1,10 +1,10 @@
 """The decode step in Python, as the benchmark measures it beside the job's JVM decoder: the
-same specification (``jobs/counters/decode.py``) run by PyFlink, either vectorized (a pandas
+same specification (``jobs/counters/decode/spec.py``) run by PyFlink, either vectorized (a pandas
 function over Arrow batches, in the Python worker's own process) or row at a time (a general
 function, which ``python.execution-mode: thread`` runs inside the TaskManager's JVM).
 
 Not part of the job: the job decodes with ``livecounters.DecodeEvents`` (README, Performance,
-for why). ``register(variant)`` is a ``decoder`` for ``pipeline.decoded_table``.
+for why). ``register(variant)`` is a ``decoder`` for ``decode/sql.decoded_table``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from jobs.counters.decode import DECODED_FIELDS, Decoder
+from jobs.counters.decode.spec import DECODED_FIELDS, Decoder
 
 VECTORIZED, ROW_AT_A_TIME = "python", "python-row"
 VARIANTS = (VECTORIZED, ROW_AT_A_TIME)
@@ -51,7 +51,7 @@ class VectorizedDecode(_Decode):
     def eval(self, value, topic, kts, ts_type, key, partition, offset):
         import pandas as pd
 
-        from jobs.counters.decode import epoch_ms
+        from jobs.counters.decode.spec import epoch_ms
 
         out = self.decoder.decode(
             value.tolist(), topic.tolist(), epoch_ms(kts),
@@ -77,7 +77,7 @@ class RowDecode(_Decode):
 
 
 def register(variant: str):
-    """A ``decoder`` for ``pipeline.decoded_table``: registers ``decode_events`` as this
+    """A ``decoder`` for ``decode/sql.decoded_table``: registers ``decode_events`` as this
     variant and returns the SQL that applies it."""
     def decoder(t_env, s) -> str:
         cls, func_type = ((VectorizedDecode, "pandas") if variant == VECTORIZED

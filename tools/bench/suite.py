@@ -476,7 +476,7 @@ class Suite:
         }
 
     def producer(self) -> None:
-        from jobs.counters.provision import provision
+        from jobs.counters.ops.provision import provision
         from jobs.counters.settings import Settings
         from tools.bench.producer_bench import run_producer_bench
 
@@ -658,7 +658,7 @@ def run(sizes: Sizes, parallelism: int, only: tuple[str, ...], command: str,
             continue
         try:
             step()
-        except Exception as exc:  # noqa: BLE001 - one scenario's failure is reported, the rest run
+        except Exception as exc:
             log.exception("scenario %s failed", name)
             progress(f"[{name}] FAILED: {type(exc).__name__}: {exc}")
             result.notes.append(f"Scenario {name} failed: {type(exc).__name__}: {exc}")

@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 
-from jobs.counters.provision import provision
+from jobs.counters.ops.provision import provision
 from jobs.counters.settings import Settings
 from local_stack import stack
 from local_stack.flink import (
@@ -159,7 +159,7 @@ class Harness:
             for job_id in run.job_ids:
                 try:
                     cancel(job_id)
-                except Exception:  # already gone (a JobManager kill, a savepoint stop)
+                except Exception:  # noqa: BLE001 - already gone (a JobManager kill, a savepoint stop)
                     pass
         result.workers_left = run.workers_left()
         result.faults = run.faults
@@ -191,7 +191,7 @@ class Harness:
         try:
             produce(run.wl, run.s.bootstrap, run.s.likes_topic, run.s.gifts_topic,
                     rate=run.rate, progress=progress)
-        except BaseException as exc:  # reported by the run
+        except BaseException as exc:  # noqa: BLE001 - reported by the run
             run.produce_error = exc
 
     def _drop(self, s: Settings) -> None:
@@ -208,5 +208,5 @@ class Harness:
                 admin.delete_topics([s.likes_topic, s.gifts_topic, s.dlq_topic])
             finally:
                 admin.close()
-        except Exception as exc:  # cleanup only
+        except Exception as exc:  # noqa: BLE001 - cleanup only
             log.warning("cleanup of %s: %s", s.keyspace, exc)

@@ -65,7 +65,7 @@ class Monitor:
                         session = cluster.connect()
                     total = sum(r.events or 0 for r in session.execute(query, timeout=5))
                     self.samples.append((t, total))
-                except Exception as exc:  # Cassandra paused or down: a gap in the samples
+                except Exception as exc:  # noqa: BLE001 - Cassandra paused or down: a gap in the samples
                     # (a session reconnects by itself; a failed connect shut its cluster down)
                     self.errors[type(exc).__name__] += 1
                     log.debug("monitor: %s", exc)
@@ -83,7 +83,7 @@ class Monitor:
             return False
         try:
             n = job_restarts(ids[-1], timeout=timeout)
-        except Exception as exc:  # the JobManager is down, restarting or busy
+        except Exception as exc:  # noqa: BLE001 - the JobManager is down, restarting or busy
             log.debug("monitor: restarts: %s", exc)
             return False
         if n is None:

@@ -27,12 +27,12 @@ def _config(tmp_path, text: str) -> KafkaConfig:
 
 def test_no_file_is_plaintext_without_authentication():
     c = KafkaConfig.from_file("")
-    assert c.java() == {} and c.kafka_python() == {}
+    assert dict(c.properties) == {} and c.kafka_python() == {}
 
 
 def test_the_java_clients_take_every_property_as_it_is(tmp_path):
     c = _config(tmp_path, SASL_SSL)
-    java = c.java()
+    java = dict(c.properties)
     assert java["security.protocol"] == "SASL_SSL"
     assert java["sasl.jaas.config"].startswith("org.apache.kafka.common.security.scram.")
     assert java["sasl.jaas.config"].endswith('password="s3cr\\"et";')  # continuation joined

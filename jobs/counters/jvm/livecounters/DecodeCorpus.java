@@ -15,7 +15,7 @@ import java.util.Base64;
 
 /**
  * {@link EventDecoder} over a corpus, for the differential test against its specification
- * ({@code tests/unit/jobs/test_decoder_parity.py}): {@code java livecounters.DecodeCorpus
+ * ({@code tests/unit/jobs/counters/decode/test_decoder_parity.py}): {@code java livecounters.DecodeCorpus
  * CONFIG_FILE < corpus.jsonl > decoded.jsonl}. One JSON line in per Kafka record (value and
  * key base64 or null, topic, kts, appended, partition, offset, now), one line out with the
  * decoded fields and the dead letter (parsed) or null, in the same order, through one decoder.

@@ -34,7 +34,7 @@ import java.util.TreeMap;
  * Kafka records to events, or to the dead letter that says why one is not: the counting job's
  * decode step in the JVM.
  *
- * <p>{@code jobs/counters/decode.py} is its executable specification: for every input both
+ * <p>{@code jobs/counters/decode/spec.py} is its executable specification: for every input both
  * give the same event fields and the same dead-letter reason (a differential test feeds both
  * one generated corpus). The event contract's limits, the topics and the schemas come from
  * the Python side as one JSON document ({@code jobs/counters/jvm_decoder.py}), so they have one
@@ -103,7 +103,7 @@ public final class EventDecoder {
     private final ByteArrayOutputStream reencoded = new ByteArrayOutputStream(256);
     private BinaryDecoder decoder;
     private BinaryEncoder encoder;
-    private Long newest; // the newest event time read (logic.Lateness)
+    private Long newest; // the newest event time read (decode/dead_letter.Lateness)
 
     /** {@code config}: the JSON document {@code jvm_decoder.decoder_config} writes. */
     public EventDecoder(String config) {
@@ -320,7 +320,7 @@ public final class EventDecoder {
         out.idLo = b.getLong();
     }
 
-    /** logic.Lateness: more than the delay behind the newest event time read before it. */
+    /** decode/dead_letter.Lateness: more than the delay behind the newest event time read before it. */
     private boolean late(long ts) {
         if (newest == null || ts > newest) {
             newest = ts;
@@ -329,7 +329,7 @@ public final class EventDecoder {
         return ts < newest - watermarkDelayMs;
     }
 
-    /** logic.dead_letter, as JSON with sorted keys. */
+    /** decode/dead_letter.dead_letter, as JSON with sorted keys. */
     private String deadLetter(String reason, String topic, int partition, long offset,
                               Long kafkaTs, byte[] key, byte[] value) {
         Map<String, Object> letter = new TreeMap<>();

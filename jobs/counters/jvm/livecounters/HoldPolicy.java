@@ -1,8 +1,8 @@
 package livecounters;
 
 /**
- * When the truths of a behind job wait before they go to the sink: {@code logic.HoldPolicy}
- * in {@code jobs/counters/logic.py} is the executable specification (its docstring says
+ * When the truths of a behind job wait before they go to the sink: {@code HoldPolicy} in
+ * {@code jobs/counters/aggregate/hold.py} is the executable specification (its docstring says
  * the rules), and a differential test drives both with the same scripts. Not thread-safe.
  */
 public final class HoldPolicy {

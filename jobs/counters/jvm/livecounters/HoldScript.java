@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * {@link HoldPolicy} over a script, for the differential test against its specification
- * ({@code tests/unit/jobs/test_hold_policy.py}): {@code java livecounters.HoldScript HOLD_MS
+ * ({@code tests/unit/jobs/counters/aggregate/test_hold.py}): {@code java livecounters.HoldScript HOLD_MS
  * BEHIND_MS < script > actions}. A line in is {@code offer NOW MAX_TS} or {@code tick NOW};
  * a line out is the action ({@code pass}, {@code hold}, {@code release+pass}) or, for a tick,
  * {@code release} or {@code wait}. Whether truths are held follows from the actions, as in

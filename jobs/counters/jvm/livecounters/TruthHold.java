@@ -23,7 +23,7 @@ import java.util.stream.Stream;
  *
  * <p>Keyed by the counter row (the truth's key fields). While the job is behind, each truth
  * is kept in keyed state, the newest per row, and the held truths go to the sink together
- * in rounds ({@link HoldPolicy}; its specification is {@code logic.HoldPolicy}): a row that
+ * in rounds ({@link HoldPolicy}; its specification is {@code aggregate/hold.HoldPolicy}): a row that
  * changes many times during a backlog crosses into Python and is written to Cassandra once
  * a round, not once per aggregation flush. While live, truths pass at once. Held truths are
  * in the checkpoint (keyed state), so a round may span checkpoints; what has passed to the
@@ -101,7 +101,7 @@ public final class TruthHold extends AbstractStreamOperator<Row>
         return Types.ROW(types);
     }
 
-    /** The marker row: kind DELETE, every field -1 or "". */
+    /** The marker row: kind DELETE, every field -1 or "" (jobs/counters/truth.py, MARKER_ROOM). */
     public Row marker() {
         Row row = new Row(RowKind.DELETE, fieldTypes.length());
         for (int i = 0; i < fieldTypes.length(); i++) {

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from jobs.counters.counter_sink import TRUTH_FIELDS
-from jobs.counters.pipeline import TRUTH_SQL
+from jobs.counters import truth
+from jobs.counters.aggregate.sql import TRUTH_SQL
 from tools.bench import ceilings
 from tools.bench.ceiling_job import CeilingSettings, job_settings, stage_statements
 from tools.bench.ceilings import (
@@ -242,7 +242,7 @@ def test_a_stage_ceiling_is_the_jobs_sql_into_blackholes():
     assert all(with_options(x) == {"connector": "blackhole"} for x in ddl)
     # the truths as the job's sink reads them: an upsert table keyed as TRUTH_SCHEMA
     assert "PRIMARY KEY (room_id, wstart, kind, gift_id) NOT ENFORCED" in ddl[0]
-    assert all(f"`{name}`" in ddl[0] for name in TRUTH_FIELDS)
+    assert all(f"`{name}`" in ddl[0] for name in truth.FIELDS)
     assert inserts[0].endswith(TRUTH_SQL.strip())
     assert inserts[1].endswith("FROM decoded WHERE letter IS NOT NULL")  # the dead letters
     with pytest.raises(ValueError):
