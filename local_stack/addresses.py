@@ -33,7 +33,7 @@ FLINK_REST_URL = f"http://{HOST}:{FLINK_REST_PORT}"
 EMBEDDED_REST_PORTS = range(8082, 8200)
 METRICS_PORTS = range(9249, 9260)
 
-# Prometheus (an optional service of the stack: it evaluates flink-conf/prometheus's alerts)
+# Prometheus (an optional service of the stack: it evaluates deploy/prometheus's alerts)
 PROMETHEUS_PORT = 9090
 PROMETHEUS_URL = f"http://{HOST}:{PROMETHEUS_PORT}"
 
