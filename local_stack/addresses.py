@@ -3,7 +3,8 @@ on, and where the tooling and the tests find them.
 
 The product cannot import the local stack, so its defaults (``jobs/counters/settings.py``,
 ``jobs/counters/watch.py``, ``jobs/runtime.py``, ``connectors/producer.py``) name the
-single-node addresses themselves; ``tests/unit/test_addresses.py`` holds them to these.
+single-node addresses themselves; ``tests/unit/local_stack/test_addresses.py`` holds them to
+these.
 """
 
 from __future__ import annotations
