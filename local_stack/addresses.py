@@ -3,7 +3,8 @@ on, and where the tooling and the tests find them.
 
 The product cannot import the local stack, so its defaults (``jobs/counters/settings.py``,
 ``jobs/counters/ops/watch.py``, ``jobs/runtime.py``, ``connectors/producer.py``) name the
-single-node addresses themselves; ``tests/unit/test_addresses.py`` holds them to these.
+single-node addresses themselves; ``tests/unit/local_stack/test_addresses.py`` holds them to
+these.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ FLINK_REST_URL = f"http://{HOST}:{FLINK_REST_PORT}"
 EMBEDDED_REST_PORTS = range(8082, 8200)
 METRICS_PORTS = range(9249, 9260)
 
-# Prometheus (an optional service of the stack: it evaluates flink-conf/prometheus's alerts)
+# Prometheus (an optional service of the stack: it evaluates deploy/prometheus's alerts)
 PROMETHEUS_PORT = 9090
 PROMETHEUS_URL = f"http://{HOST}:{PROMETHEUS_PORT}"
 

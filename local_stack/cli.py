@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"Services: {', '.join(stack.ALL)}; by name only: {', '.join(stack.OPTIONAL)} "
                "(a second Cassandra with password authentication and client TLS, port 9142; "
                "the replicated profile's brokers, Cassandra ring and second TaskManager; "
-               "Prometheus on 127.0.0.1:9090 with flink-conf/prometheus/alerts.yml). "
+               "Prometheus on 127.0.0.1:9090 with deploy/prometheus/alerts.yml). "
                f"Without names, up starts {' and '.join(stack.DEFAULT)}; down stops all. "
                "--replicated: the replicated profile (local_stack/profiles.py): three Kafka "
                "brokers (127.0.0.1:9192,9292,9392), three Cassandra nodes (127.0.0.1-3, port "

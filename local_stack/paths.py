@@ -1,7 +1,8 @@
 """Where the local stack keeps its files. One place, so scripts, fixtures and jobs agree.
 
 The cache directory and ``flink-conf/`` are the job's own (``jobs/runtime.py``): an embedded
-job run finds its jars and writes its checkpoints there without importing the local stack."""
+job run finds its jars and writes its checkpoints there without importing the local stack.
+``deploy/`` holds what operators deploy beside the job (Kubernetes, Prometheus, Grafana)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from jobs.runtime import FLINK_CONF_DIR, REPO_ROOT, connector_jars, stack_dir
 
-__all__ = ["FLINK_CONF_DIR", "REPO_ROOT", "VENV_DIR", "StackPaths"]
+__all__ = ["DEPLOY_DIR", "FLINK_CONF_DIR", "REPO_ROOT", "VENV_DIR", "StackPaths"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,6 @@ class StackPaths:
 
 
 VENV_DIR = Path(os.environ.get("LIVE_COUNTERS_VENV", REPO_ROOT / ".venv")).resolve()
+
+# what operators deploy beside the job: the image and manifest, alert rules, the dashboard
+DEPLOY_DIR = REPO_ROOT / "deploy"

@@ -1,5 +1,5 @@
 """Prometheus for the local stack: scrapes every Flink process of the stack and evaluates
-the alert rules operators copy (``flink-conf/prometheus/alerts.yml``), so that the tests see
+the alert rules operators copy (``deploy/prometheus/alerts.yml``), so that the tests see
 each rule's expression become true against the real job.
 
 The binary is Debian's package, unpacked by ``scripts/setup`` into the stack folder. Ready
@@ -14,11 +14,11 @@ import urllib.request
 from pathlib import Path
 
 from local_stack import addresses
-from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.paths import DEPLOY_DIR, StackPaths
 from local_stack.process import ManagedProcess, StackError
 from local_stack.templates import render
 
-RULES = REPO_ROOT / "flink-conf" / "prometheus" / "alerts.yml"
+RULES = DEPLOY_DIR / "prometheus" / "alerts.yml"
 
 
 class PrometheusService:

@@ -100,7 +100,7 @@ def flink_cluster(local_stack: _Stack) -> str:
 @pytest.fixture(scope="session")
 def prometheus(local_stack: _Stack) -> str:
     """The local stack's Prometheus (scraping every Flink process of the stack), with the
-    alert rules of flink-conf/prometheus as they are now."""
+    alert rules of deploy/prometheus as they are now."""
     from local_stack import prometheus as prom
     from local_stack.addresses import PROMETHEUS_URL
 

@@ -1,4 +1,4 @@
-"""The alert rules operators copy (``flink-conf/prometheus/alerts.yml``) against the real
+"""The alert rules operators copy (``deploy/prometheus/alerts.yml``) against the real
 job: each condition is made to happen, and the local stack's Prometheus, scraping the Flink
 processes, sees the rule's expression become true (its ``for`` is the operator's to tune and
 is not waited out here)."""
@@ -24,7 +24,7 @@ from tools.workload import produce as produce_workload
 pytestmark = pytest.mark.integration
 
 JOB_FILE = flink.counting_job()
-RULES = yaml.safe_load((REPO_ROOT / "flink-conf" / "prometheus" / "alerts.yml").read_text())
+RULES = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
 
 
 def expr(alert: str) -> str:

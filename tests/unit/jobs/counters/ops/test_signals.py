@@ -13,7 +13,7 @@ import yaml
 from jobs.counters.ops.signals import BY_KEY, JOB, OPERATOR, SIGNALS
 from jobs.counters.ops.watch import parse_text, reduce, render
 from jobs.counters.sink.counter_sink import SINK_METRICS
-from local_stack.paths import REPO_ROOT
+from local_stack.paths import DEPLOY_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ KNOWN = {s.metric for s in SIGNALS}
 
 
 def _dashboard() -> dict:
-    return json.loads((REPO_ROOT / "flink-conf" / "grafana" / "live-counters.json").read_text())
+    return json.loads((DEPLOY_DIR / "grafana" / "live-counters.json").read_text())
 
 
 def _exprs(panels) -> list[str]:
@@ -42,7 +42,7 @@ def test_dashboard_panels_do_not_overlap():
 
 
 def test_alert_rules_use_only_signals():
-    rules = yaml.safe_load((REPO_ROOT / "flink-conf" / "prometheus" / "alerts.yml").read_text())
+    rules = yaml.safe_load((DEPLOY_DIR / "prometheus" / "alerts.yml").read_text())
     alerts = [r for g in rules["groups"] for r in g["rules"]]
     assert {a["alert"] for a in alerts} >= {"LiveCountersLagGrowing",
                                             "LiveCountersPersistenceDelayHigh",

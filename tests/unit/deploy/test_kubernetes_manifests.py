@@ -1,4 +1,4 @@
-"""The Kubernetes deployment files (flink-conf/kubernetes/: the job image's Dockerfile and the
+"""The Kubernetes deployment files (deploy/kubernetes/: the job image's Dockerfile and the
 operator's FlinkDeployment) agree with the job they deploy: its settings, its dependencies,
 its packages and schemas, the connector version setup fetches, flink-conf/config.yaml, and
 each other's paths. Neither file can be built or applied here (no Docker, no Kubernetes):
@@ -20,11 +20,11 @@ import yaml
 from jobs.counters.settings import Settings
 from jobs.runtime import flink_conf
 from local_stack.flink import PACKAGES, counting_job
-from local_stack.paths import REPO_ROOT, StackPaths
+from local_stack.paths import DEPLOY_DIR, REPO_ROOT, StackPaths
 
 pytestmark = pytest.mark.unit
 
-K8S_DIR = REPO_ROOT / "flink-conf" / "kubernetes"
+K8S_DIR = DEPLOY_DIR / "kubernetes"
 JOB_FILE = counting_job()
 CONNECTORS_POM = REPO_ROOT / "scripts" / "maven" / "flink-connectors.pom.xml"
 MAIN_CONTAINER = "flink-main-container"  # the operator's name for the Flink container
