@@ -86,8 +86,8 @@ def test_every_template_is_shipped():
         "cassandra-jvm.options"}
 
 
-def test_readme_worker_dependencies_are_the_packages_dependencies():
-    """The README's pip line for a cluster's Python workers names every dependency of the
+def test_documented_worker_dependencies_are_the_packages_dependencies():
+    """docs/cluster.md's pip line for a cluster's Python workers names every dependency of the
     package (a worker without fastavro could not decode a single event)."""
     import re
     import shlex
@@ -96,8 +96,8 @@ def test_readme_worker_dependencies_are_the_packages_dependencies():
     from local_stack.paths import REPO_ROOT
 
     deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    readme = (REPO_ROOT / "README.md").read_text()
+    page = (REPO_ROOT / "docs" / "cluster.md").read_text()
     line = re.search(r"Python workers need only the dependencies\s*\n?\(`pip install ([^`]+)`",
-                     readme)
-    assert line, "the README's worker dependency line is missing"
+                     page)
+    assert line, "docs/cluster.md's worker dependency line is missing"
     assert sorted(shlex.split(line.group(1))) == sorted(d.replace(" ", "") for d in deps)
