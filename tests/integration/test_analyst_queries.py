@@ -1,8 +1,8 @@
-"""Every CQL query of README "For analysts", run as written against the real Cassandra after
-the job counted a workload, returns what the workload's oracle says. Only the literals a run
-cannot share with the README change: the keyspace (each run has its own), and the day and hour
+"""Every CQL query of docs/analysts.md "For analysts", run as written against the real Cassandra
+after the job counted a workload, returns what the workload's oracle says. Only the literals a
+run cannot share with the page change: the keyspace (each run has its own), and the day and hour
 (the job judges an event's time against its Kafka timestamp, the wall clock of the run, so a
-workload dated on the README's day would turn its "two hours ahead" invalid events valid)."""
+workload dated on the page's day would turn its "two hours ahead" invalid events valid)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -22,20 +23,24 @@ from tools.workload import generate
 pytestmark = pytest.mark.integration
 
 UTC = dt.UTC
+ANALYSTS_PAGE = REPO_ROOT / "docs" / "analysts.md"
 
 
-def readme_queries() -> list[str]:
-    """The statements of the SQL blocks in README "For analysts" (comments dropped)."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("### For analysts", 1)[1].split("\n### ", 1)[0]
+def analyst_queries(page: Path = ANALYSTS_PAGE) -> list[str]:
+    """The statements of the SQL blocks in the page's "For analysts" section, the text from its
+    heading to the next heading of the same or a higher level (comments dropped)."""
+    text = page.read_text()
+    head, rest = text.split("# For analysts", 1)
+    hashes = "#" * (len(head) - len(head.rstrip("#")) + 1)
+    section = re.split(rf"\n#{{1,{len(hashes)}}} ", rest, maxsplit=1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
     text = "\n".join(line for block in blocks for line in block.splitlines()
                      if not line.lstrip().startswith("--"))
     return [q.strip() for q in text.split(";") if q.strip()]
 
 
-def test_the_readme_has_the_queries_this_test_checks():
-    assert [q.split("FROM")[1].split()[0] for q in readme_queries()] == [
+def test_the_analysts_page_has_the_queries_this_test_checks():
+    assert [q.split("FROM")[1].split()[0] for q in analyst_queries()] == [
         "live_counters.room_totals", "live_counters.room_windows", "live_counters.room_gifts"]
 
 
@@ -49,9 +54,9 @@ def test_every_analyst_query_returns_what_the_oracle_says(kafka_bootstrap, cassa
     queries = [re.sub(r"window_start >= '[^']+'",
                       f"window_start >= '{since:%Y-%m-%d %H:%M:%S%z}'",
                       re.sub(r"day = '[\d-]+'", f"day = '{day}'", q))
-               for q in readme_queries()]
+               for q in analyst_queries()]
     room = int(re.search(r"room_id = (\d+)", queries[0]).group(1))
-    # the README's room among few rooms, so it has windows since the hour and gifts
+    # the page's room among few rooms, so it has windows since the hour and gifts
     wl = generate(20261207, events=20_000, rooms=60, now_ms=int(now.timestamp() * 1000))
     names = JobNames.fresh()
     s = provision_for(names, kafka_bootstrap, cassandra_hosts)
@@ -70,7 +75,7 @@ def test_every_analyst_query_returns_what_the_oracle_says(kafka_bootstrap, cassa
             def rows(q: str):
                 return list(session.execute(q.replace("live_counters.", f"{s.keyspace}.")))
 
-            def counts(*values):  # a counter that never counted reads null, as the README says
+            def counts(*values):  # a counter that never counted reads null, as the page says
                 return [0 if v is None else v for v in values]
 
             (totals,) = rows(queries[0])

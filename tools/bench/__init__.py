@@ -1,1 +1,1 @@
-"""Benchmarks of the counting job on the local stack (scripts/bench, BENCHMARKS.md)."""
+"""Benchmarks of the counting job on the local stack (scripts/bench, docs/benchmarks.md)."""

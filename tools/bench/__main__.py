@@ -1,7 +1,7 @@
 """``scripts/bench``: the benchmark suite on the local stack (see ``tools.bench.suite``).
 
-Prints progress and a table, writes BENCHMARKS.md, benchmarks.png and the figures as JSON
-(``.stack/bench/last.json``). Exit status 1 if any measurement was not exact.
+Prints progress and a table, writes docs/benchmarks.md, docs/benchmarks.png and the figures
+as JSON (``.stack/bench/last.json``). Exit status 1 if any measurement was not exact.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ import time
 from local_stack import stack
 from local_stack.paths import REPO_ROOT, StackPaths
 from tools.bench import report, suite
+
+# where a run's report and its chart go (the report links the chart relatively)
+DOC = REPO_ROOT / "docs" / "benchmarks.md"
+CHART = REPO_ROOT / "docs" / "benchmarks.png"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--job-args", default="",
                    help="flags for every counting job of the run, e.g. \"--bundle-ms 1000\"")
     p.add_argument("--no-write", action="store_true",
-                   help="print only; leave BENCHMARKS.md and the chart alone")
+                   help="print only; leave docs/benchmarks.md and the chart alone")
     p.add_argument("--render", action="store_true",
-                   help="measure nothing: write BENCHMARKS.md and the chart again from the "
+                   help="measure nothing: write docs/benchmarks.md and the chart again from the "
                         "last run's figures (.stack/bench/last.json)")
     a = p.parse_args(argv)
     only = tuple(x.strip() for x in a.only.split(",") if x.strip())
@@ -63,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"no figures at {last}: run scripts/bench first")
         result = report.BenchResult.from_json(last.read_text())
         suite.add_analysis(result)
-        report.write(result, REPO_ROOT / "BENCHMARKS.md", REPO_ROOT / "benchmarks.png",
-                     json_path=last)
+        report.write(result, DOC, CHART, json_path=last)
         print(report.console_table(result))
         return 1 if result.not_exact() else 0
     say("starting the local stack (Kafka, Cassandra, Flink) if it is not running")
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.console_table(result))
     if not a.no_write:
-        md, png = REPO_ROOT / "BENCHMARKS.md", REPO_ROOT / "benchmarks.png"
+        md, png = DOC, CHART
         report.write(result, md, png, json_path=last)
         say(f"wrote {md.name}, {png.name} and {last}")
     say(f"done in {(time.monotonic() - t0) / 60:.1f} min")

@@ -1,4 +1,4 @@
-"""What a benchmark run measured, and how it is shown: BENCHMARKS.md, the terminal table and
+"""What a benchmark run measured, and how it is shown: docs/benchmarks.md, the terminal table and
 the chart. Pure rendering; the only I/O is in ``draw_chart`` and ``write``.
 
 A figure only counts when the counters it produced were checked exact at the end. A
@@ -269,10 +269,10 @@ def _key_values(d: dict[str, Any], labels: dict[str, str] | None = None,
     return _table(head, [[labels.get(k, k), _num(d[k])] for k in keys])
 
 
-# --- BENCHMARKS.md --------------------------------------------------------------------------
+# --- docs/benchmarks.md ---------------------------------------------------------------------
 
 def markdown(result: BenchResult, chart: str = "benchmarks.png") -> str:
-    """The body of BENCHMARKS.md; ``chart`` is the chart's path relative to the file."""
+    """The body of docs/benchmarks.md; ``chart`` is the chart's path relative to the file."""
     r = result
     out = ["<!-- written by scripts/bench (tools/bench); edit the code, not this file -->",
            "# Benchmarks", "",

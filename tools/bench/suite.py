@@ -1,4 +1,4 @@
-"""The benchmark suite behind ``scripts/bench``: every scenario of BENCHMARKS.md, in one run,
+"""The benchmark suite behind ``scripts/bench``: every scenario of docs/benchmarks.md, in one run,
 on the local stack, each figure checked exact where there is something to check.
 
 Sizes (``Sizes.full`` / ``Sizes.quick``) decide how long it takes; the scenarios are:

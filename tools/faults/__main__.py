@@ -3,7 +3,7 @@
 Starts whatever of the local stack the scenarios need and is not running (for the ``r*``
 scenarios, the replicated profile's services), and stops that at the end unless
 ``--keep-stack``; runs each scenario with each seed, prints a line per run and the table,
-and with ``--write`` puts the table into RELIABILITY.md. Exit status 1 if any run was not
+and with ``--write`` puts the table into docs/reliability.md. Exit status 1 if any run was not
 exact.
 """
 
@@ -25,7 +25,8 @@ from tools.faults.harness import Harness
 from tools.faults.report import markdown_table, replace_between
 from tools.faults.scenarios import CI, FULL, SCENARIOS, run_scenario
 
-# RELIABILITY.md's tables, by the profile the scenarios ran on
+# the report the tables go into, and its tables by the profile the scenarios ran on
+DOC = REPO_ROOT / "docs" / "reliability.md"
 MARKERS = {"single": ("<!-- faults:begin -->", "<!-- faults:end -->"),
            "replicated": ("<!-- faults-replicated:begin -->", "<!-- faults-replicated:end -->")}
 PARTIAL = REPO_ROOT / ".stack" / "faults" / "last.json"
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ci-size", action="store_true",
                    help="the smaller numbers of the test suite's version")
     p.add_argument("--write", action="store_true",
-                   help="write the table into RELIABILITY.md (and .stack/faults/last.json)")
+                   help="write the table into docs/reliability.md (and .stack/faults/last.json)")
     p.add_argument("--keep-stack", action="store_true",
                    help="leave services this command started running")
     a = p.parse_args(argv)
@@ -87,12 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(results, argv: list[str], took: float) -> None:
-    """The runs of each profile replace that profile's table in RELIABILITY.md."""
+    """The runs of each profile replace that profile's table in docs/reliability.md."""
     out = PARTIAL
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps([r.to_json() for r in results], indent=1))
-    doc = REPO_ROOT / "RELIABILITY.md"
-    text = doc.read_text()
+    text = DOC.read_text()
     for profile, (begin, end) in MARKERS.items():
         runs = [r for r in results if SCENARIOS[r.scenario].profile.name == profile]
         if not runs:
@@ -104,8 +104,8 @@ def _write(results, argv: list[str], took: float) -> None:
                 f"command).\nCommand: `scripts/faults {shlex.join(argv)}`\n\n"
                 f"{markdown_table(runs)}\n")
         text = replace_between(text, begin, end, body)
-    doc.write_text(text)
-    print(f"[faults] wrote {doc} and {out}")
+    DOC.write_text(text)
+    print(f"[faults] wrote {DOC} and {out}")
 
 
 def _cores() -> int:

@@ -9,7 +9,7 @@ series per subtask (label ``subtask_index``); Flink's job metrics are
 ``flink_jobmanager_job_<name>``.
 
 One table for the README, the Grafana dashboard and the alert rules
-(``flink-conf/grafana/``, ``flink-conf/prometheus/``; a unit test holds them to it) and the
+(``deploy/grafana/``, ``deploy/prometheus/``; a unit test holds them to it) and the
 terminal view (``scripts/watch``).
 """
 

@@ -1,4 +1,4 @@
-"""The benchmark report: BENCHMARKS.md, the terminal table, the chart, the ratio rules."""
+"""The benchmark report: docs/benchmarks.md, the terminal table, the chart, the ratio rules."""
 
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ def test_chart_without_results(tmp_path):
 
 
 def test_write_puts_md_png_and_json_and_links_the_chart_relatively(tmp_path):
-    md, png = tmp_path / "BENCHMARKS.md", tmp_path / ".stack" / "bench" / "benchmarks.png"
+    md, png = tmp_path / "benchmarks.md", tmp_path / ".stack" / "bench" / "benchmarks.png"
     write(result(), md, png, json_path=tmp_path / "last.json")
     assert "(.stack/bench/benchmarks.png)" in md.read_text()
     assert png.stat().st_size > 0
@@ -233,3 +233,11 @@ def test_the_failure_run_is_a_table_and_json_round_trips():
     assert result(failure=[FailurePoint(5000, 180.0, 1, None, None, None, None, None, None,
                                         None, None, False)]).not_exact() == [
         "latency through a failure at 5,000 ev/s"]
+
+
+def test_the_suite_writes_its_report_and_chart_side_by_side_under_docs():
+    from local_stack.paths import REPO_ROOT
+    from tools.bench.__main__ import CHART, DOC
+
+    assert DOC == REPO_ROOT / "docs" / "benchmarks.md" and CHART.parent == DOC.parent
+    assert f"({CHART.name})" in DOC.read_text()  # the chart link of markdown()'s default

@@ -106,3 +106,13 @@ def test_a_taskmanager_that_exited_on_its_own_is_reported():
     assert "| 1 (+0), 1 TaskManager exit(s) on its own |" in markdown_table([r])
     assert "TaskManager exits on their own: taskmanager at 80 s" in r.summary()
     assert "exit(s)" not in markdown_table([result()])
+
+
+def test_the_write_goes_to_docs_reliability_md_which_holds_every_table_marker():
+    from local_stack.paths import REPO_ROOT
+    from tools.faults.__main__ import DOC, MARKERS
+
+    assert DOC == REPO_ROOT / "docs" / "reliability.md"
+    text = DOC.read_text()
+    for begin, end in MARKERS.values():
+        assert text.index(begin) < text.index(end)
