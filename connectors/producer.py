@@ -1,6 +1,6 @@
 """The producer library apps use to publish likes and gifts.
 
-    from live_counters_producer import CounterProducer      # pip install (README)
+    from live_counters_producer import CounterProducer      # pip install (docs/app-developers.md)
 
     with CounterProducer("kafka:9092") as p:
         p.like(room_id=42, user_id=7)                   # merged with the user's next taps
@@ -24,7 +24,7 @@ A background thread sends merged likes; it survives every error, and no call wai
 another's send (a send blocks up to ``max_block_ms`` while Kafka has no metadata for a topic).
 
 Apps with a Kafka producer of their own encode events with ``encode_like``/``encode_gift``
-and send ``key`` and ``value`` to the event's topic (README, "For app developers").
+and send ``key`` and ``value`` to the event's topic (docs/app-developers.md).
 """
 
 from __future__ import annotations

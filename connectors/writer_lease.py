@@ -1,6 +1,6 @@
 """One counting job per keyspace: a lease row in Cassandra that a second job cannot take.
 
-Exactly-once into counter tables needs one writer per counter row (README, "Exactly-once").
+Exactly-once into counter tables needs one writer per counter row (docs/exactly-once.md).
 Two counting jobs on the same keyspace (say the embedded demo and a cluster submission)
 would each bring the rows to their own truth and count every event twice. Kafka cannot tell
 that a job runs: Flink's Kafka source assigns partitions itself and never joins its consumer

@@ -115,7 +115,7 @@ def run(events: int, rooms: int, keep_running: bool, timeout_s: float) -> int:
                 return 1
             print(f"[demo] exact after {waited:.0f}s: {report.summary()}")
             print("[demo] the job's signals from its Prometheus endpoint (live: "
-                  "./scripts/watch; README \"Watching it\"):")
+                  "./scripts/watch; docs/monitoring.md):")
             prev = watch.snapshot(ENDPOINTS, "live-counters")
             time.sleep(2)
             cur = watch.snapshot(ENDPOINTS, "live-counters")

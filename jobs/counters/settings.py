@@ -59,12 +59,12 @@ class Settings:
     bundle_ms: int = _s(50, "Python bundle time, in ms: PyFlink holds a Python operator's "
                         "input until its bundle ends (or 1 MB of it collects), so this is a "
                         "floor under how soon counts are visible; longer drains a backlog "
-                        "somewhat faster (README, Performance)")
+                        "somewhat faster (docs/performance.md)")
     hold_ms: int = _s(30_000, "while behind (the newest event time the job has seen is more "
                       "than 5 s old: a backlog), truths wait in the hold in front of the "
                       "sink, the newest per counter row, and go to it in rounds of at most "
                       "this, and of a quarter of the lag, so a row that changes meanwhile "
-                      "is written once a round; 0: never hold (README, Performance)")
+                      "is written once a round; 0: never hold (docs/performance.md)")
     from_savepoint: str = _s("", "embedded runs: resume from this savepoint or retained "
                              "checkpoint directory (on a cluster: flink run -s PATH)")
     lease_wait_ms: int = _s(0, "how long the job's start waits for another running job to "

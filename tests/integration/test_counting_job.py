@@ -174,7 +174,7 @@ def _metric_sums(job_id: str, names: list[str], until=lambda m: True,
 
 
 def _assert_prometheus_signals(job_id: str, s, workload, timeout_s: float = 90) -> None:
-    """Every signal of README "Watching it", scraped from the cluster's Prometheus endpoints
+    """Every signal of docs/monitoring.md, scraped from the cluster's Prometheus endpoints
     (JobManager and TaskManager), with a plausible value once the job has drained: what it
     counted equals what was sent, and the lag is back to 0."""
     from jobs.counters.ops.signals import SIGNALS

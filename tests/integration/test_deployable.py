@@ -26,7 +26,7 @@ JOB_FILE = flink.counting_job()
 
 
 def dependencies() -> list[str]:
-    """The documented dependency list: pyproject.toml's (README "Running a job" says so)."""
+    """The documented dependency list: pyproject.toml's (docs/cluster.md says so)."""
     with open(REPO_ROOT / "pyproject.toml", "rb") as f:
         return tomllib.load(f)["project"]["dependencies"]
 

@@ -3,7 +3,7 @@ same specification (``jobs/counters/decode/spec.py``) run by PyFlink, either vec
 function over Arrow batches, in the Python worker's own process) or row at a time (a general
 function, which ``python.execution-mode: thread`` runs inside the TaskManager's JVM).
 
-Not part of the job: the job decodes with ``livecounters.DecodeEvents`` (README, Performance,
+Not part of the job: the job decodes with ``livecounters.DecodeEvents`` (docs/performance.md,
 for why). ``register(variant)`` is a ``decoder`` for ``decode/sql.decoded_table``.
 """
 

@@ -374,7 +374,7 @@ class Run:
 
     def upgrade_via_savepoint(self) -> None:
         """Stop the job (an earlier version) with a savepoint and start this checkout's
-        version from it: README "Upgrading a running job", steps 1 and 2."""
+        version from it: docs/upgrading.md, steps 1 and 2."""
         old = self.version_root.name if self.version_root else "this checkout"
         self._via_savepoint(f"upgrade {old} -> this checkout via savepoint", self.parallelism,
                             None)

@@ -41,7 +41,7 @@ CI = Size(events=30_000, tm_kills=2, jm_kills=1, kafka_down_s=(30, 30),
 # The first version of the job with today's state layout (53131a5, 2026-12-07: the events
 # decoded in the JVM with a 128-bit id hash as the dedup key, and the truth hold keyed by
 # counter row in front of the sink; Flink does not restore the savepoints of versions before
-# it, README "State across versions"): the upgrade scenario starts it, with its own Java code
+# it, docs/upgrading.md): the upgrade scenario starts it, with its own Java code
 # (local_stack.flink.export_version builds it), then moves to this checkout through a
 # savepoint. Moved on when a version that changes the job's state layout is released.
 PREVIOUS_VERSION = "53131a5a604af768db0a68a25967bfa277bc6f40"

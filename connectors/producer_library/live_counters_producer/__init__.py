@@ -3,7 +3,7 @@
     from live_counters_producer import CounterProducer
 
 The modules are those of the job's repository (``connectors/``, ``schemas/``), installed
-under this one name: README, "For app developers".
+under this one name: docs/app-developers.md.
 """
 
 from .avro_codec import SchemaRegistry

@@ -8,7 +8,7 @@ first free one of ``metrics.reporter.prom.port`` per process. A metric's Prometh
 series per subtask (label ``subtask_index``); Flink's job metrics are
 ``flink_jobmanager_job_<name>``.
 
-One table for the README, the Grafana dashboard and the alert rules
+One table for docs/monitoring.md, the Grafana dashboard and the alert rules
 (``deploy/grafana/``, ``deploy/prometheus/``; a unit test holds them to it) and the
 terminal view (``scripts/watch``).
 """
@@ -24,7 +24,7 @@ TASKMANAGER = "flink_taskmanager_Status_"  # of the process, whichever jobs it r
 
 @dataclass(frozen=True)
 class Signal:
-    key: str          # short name (scripts/watch, README)
+    key: str          # short name (scripts/watch, docs/monitoring.md)
     metric: str       # the Prometheus metric name
     unit: str
     combine: str      # over subtasks: "sum", "max", or "oldest" (an epoch-ms time: the
