@@ -67,18 +67,13 @@ class _ForgetOnHostChange:
 
 
 class CounterSink(ProcessFunction):
-    """Brings each counter row in Cassandra to its truth, exactly once.
+    """Brings each counter row in Cassandra to its truth, exactly once (docs/exactly-once.md).
 
-    Reads forward from the aggregation (subtask i from subtask i), in a task of its own: the
-    aggregation is partitioned by the counter row's key, so each row has one writer. No state
-    and no timers. Truths are handed to a
-    writer thread (``BackgroundWriter``) that writes continuously, so Cassandra is never idle
-    while Python waits for the next bundle, and a row that changes again while a write round
-    runs is written once with its newest truth. Every truth received is written before a
-    checkpoint barrier passes the sink: the barrier marker in front of it
-    (``graph.held``) marks the bundle that ends before the barrier, and the
-    sink waits for its writer at that bundle's end, at no other (``writer.py``).
-    """
+    A writer thread (``BackgroundWriter``) writes continuously, so Cassandra is never idle
+    while Python waits for a bundle; the sink waits for it only at the bundle end before a
+    checkpoint barrier (the hold's marker row says which), so no checkpoint covers an
+    unwritten truth. Each row has one writer: the sink reads forward from the hold, which is
+    keyed by the row. No Flink state, no timers."""
 
     def __init__(self, settings: Settings, owner: str) -> None:
         self.s = settings

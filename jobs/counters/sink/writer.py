@@ -1,28 +1,11 @@
 """The sink's convergence loop: bring counter rows to their truth, exactly once.
 
 Plain Python over a store with ``read(rows)`` and ``write(writes)`` (``CounterStore`` in
-production, a fake in unit tests). Why it is exactly-once: docs/exactly-once.md; this module
-is the order of operations:
-
-- ``add(truths)`` records the latest truth of rows.
-- ``flush()`` returns only when every offered row is in Cassandra at its truth, or is one
-  Cassandra already holds more of (a replay catching up: a later truth will come). The sink's
-  writer thread calls it round after round (``BackgroundWriter``), and the sink waits for it
-  at the end of the bundle that Flink completes before a checkpoint barrier passes the sink:
-  a checkpoint never covers a truth that is not written.
-- What a row holds in Cassandra is read before its first write since start, and again after a
-  write with unknown outcome. Such a read is trusted only when issued ``settle_ms`` after
-  Cassandra was seen answering a request sent after the last doubt (the start, a timeout, a
-  failure): a write still in flight (of this attempt or the one before a restart) has then
-  landed or died. Waiting from the doubt alone is not enough: a paused Cassandra holds the
-  timed-out writes and a later read in its queue, and may answer the read first on resume.
-- When a Cassandra node goes down or comes back up, every row this writer knows is read
-  again and brought back to its truth at the next flush: a node that crashed may have lost
-  writes it acknowledged (a commit log synced periodically). Rows forgotten earlier (the
-  cache is bounded) are not covered; the local stack's Cassandra syncs before acknowledging.
-- A read or write that fails is retried with backoff: the flush blocks (backpressure), it
-  never drops a row.
-"""
+production, a fake in unit tests), so that the order of reads and writes docs/exactly-once.md
+argues for is tested without services: a row is read before its first write and after any
+doubt, only once Cassandra has answered ``settle_ms`` after the doubt; a flush returns only
+when every row added is written (or ahead, for a replay to catch up); failures are retried,
+never dropped."""
 
 from __future__ import annotations
 
