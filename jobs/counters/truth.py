@@ -30,14 +30,13 @@ assert FIELDS[-1] == "max_ts", "the hold reads max_ts last"
 MARKER_ROOM = -1
 
 
-def _schema() -> Schema:
+def schema() -> Schema:
+    """The truth rows' table schema. A function, not a constant: building it needs the Java
+    gateway, which the driver has and a Python worker (which imports this module) has not."""
     b = Schema.new_builder()
     for name in FIELDS:
         b = b.column(name, KEY_TYPES.get(name, DataTypes.BIGINT()))
     return b.primary_key(*KEY_TYPES).build()
-
-
-SCHEMA = _schema()
 
 
 def field_types() -> str:

@@ -108,7 +108,7 @@ def test_the_truths_never_expire_and_an_event_is_not_joined():
     from pyflink.table import EnvironmentSettings, TableDescriptor, TableEnvironment
 
     from jobs.counters.aggregate.sql import TRUTH_SQL, truth_query_views
-    from jobs.counters.truth import SCHEMA as TRUTH_SCHEMA
+    from jobs.counters.truth import schema
 
     s = Settings.parse([])
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
@@ -121,7 +121,7 @@ CREATE TEMPORARY TABLE events (
     truth_query_views(t_env, s)
     # the job's truth schema, primary key included
     t_env.create_temporary_table(
-        "truths", TableDescriptor.for_connector("blackhole").schema(TRUTH_SCHEMA).build())
+        "truths", TableDescriptor.for_connector("blackhole").schema(schema()).build())
     plan = json.loads(t_env.compile_plan_sql("INSERT INTO truths " + TRUTH_SQL).as_json_string())
     nodes = {n["type"].rsplit("_", 1)[0]: n for n in plan["nodes"]}
     assert [st["ttl"] for st in nodes["stream-exec-global-group-aggregate"]["state"]] == ["0 ms"]

@@ -75,5 +75,5 @@ def truth_stream(t_env: StreamTableEnvironment, s: Settings) -> DataStream:
     """The view ``events`` (valid events with a processing-time column) -> the upsert stream
     of counter-row truths (JVM)."""
     truth_query_views(t_env, s)
-    return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), truth.SCHEMA,
+    return t_env.to_changelog_stream(t_env.sql_query(TRUTH_SQL), truth.schema(),
                                      ChangelogMode.upsert())

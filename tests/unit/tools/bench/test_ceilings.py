@@ -240,7 +240,7 @@ def test_a_stage_ceiling_is_the_jobs_sql_into_blackholes():
     inserts = [x for x in truths if x.startswith("INSERT")]
     assert len(ddl) == 2 and len(inserts) == 2
     assert all(with_options(x) == {"connector": "blackhole"} for x in ddl)
-    # the truths as the job's sink reads them: an upsert table keyed as TRUTH_SCHEMA
+    # the truths as the job's sink reads them: an upsert table keyed as truth.schema()
     assert "PRIMARY KEY (room_id, wstart, kind, gift_id) NOT ENFORCED" in ddl[0]
     assert all(f"`{name}`" in ddl[0] for name in truth.FIELDS)
     assert inserts[0].endswith(TRUTH_SQL.strip())

@@ -3,6 +3,9 @@ gauges (``jobs/counters/sink/counter_sink.py``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,6 +16,7 @@ from pyflink.common.types import RowKind
 from connectors.counter_rows import TOTALS
 from jobs.counters.settings import Settings
 from jobs.counters.sink.counter_sink import SINK_METRICS, CounterSink
+from local_stack.paths import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
@@ -100,3 +104,12 @@ def test_the_sink_reports_how_old_the_newest_event_was_when_its_truth_arrived():
     # an older event's truth (a late event, another row) leaves the age of the newest
     sink.process_element(_row((8, -1, "", -1, 1, 0, 0, 1, 0, 0, now - 60_000)), None)
     assert sink.totals["sink_arrival_age_ms"] == age
+
+
+def test_a_python_worker_can_import_the_sink():
+    """A Python worker imports the sink's module to unpickle it, without a Java gateway: a
+    module-level PyFlink object that needs one (a Schema) fails every sink task."""
+    res = subprocess.run([sys.executable, "-c", "import jobs.counters.sink.counter_sink"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYFLINK_GATEWAY_DISABLED": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
