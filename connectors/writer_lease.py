@@ -1,34 +1,10 @@
-"""One counting job per keyspace: a lease row in Cassandra that a second job cannot take.
-
-Exactly-once into counter tables needs one writer per counter row (docs/exactly-once.md).
-Two counting jobs on the same keyspace (say the embedded demo and a cluster submission)
-would each bring the rows to their own truth and count every event twice. Kafka cannot tell
-that a job runs: Flink's Kafka source assigns partitions itself and never joins its consumer
-group. So the job holds a lease in the keyspace it writes:
-
-- the job's driver ``claim``\\ s it before the job starts, and refuses to start while another
-  job holds it (``LeaseHeld``); a lease left by a job that died expires ``TTL_S`` after its
-  last renewal, and the driver may wait for that;
-- every sink subtask ``renew``\\ s it every ``RENEW_S`` while the job runs (the same owner
-  after a Flink restart: the owner id travels with the job graph), and stops writing with
-  ``LeaseLost`` if another job holds it;
-- a sink writes only on a renewal confirmed within ``FRESH_S``: one cut off from Cassandra
-  for longer (its lease may have expired and been taken meanwhile) renews before it writes
-  again;
-- a sink that closes (cancel, stop with savepoint) ``release``\\ s it.
-
-Lightweight transactions (``IF ...``) make claim and renewal atomic; the remaining time is
-Cassandra's own TTL, so no two hosts' clocks are compared.
-
-The lease keeps other jobs out; ``SinkFence`` keeps out older attempts of the same job. When
-Flink restarts a job, a sink task it cancelled may not be gone: its Python worker can still
-be blocked in a read (a Cassandra replica down) and write once the read returns, while the
-new attempt of the same subtask reads the same rows. Both would read the same value and add
-the same delta: counted twice. So each attempt of a sink subtask takes the subtask's fence row
-at open (the newest attempt always wins), waits out the last write the attempt before it may
-still send, and renews the row with the lease; an attempt whose row another attempt took stops
-writing (``FenceLost``).
-"""
+"""One writer per counter row, which exactly-once into counter tables needs
+(docs/exactly-once.md, "One job per keyspace: the writer lease"): ``WriterLease`` keeps a second job
+off a keyspace (Kafka cannot tell that a job runs: Flink's source never joins its consumer
+group), ``SinkFence`` keeps an older attempt of the same sink subtask from writing after a
+restart (its Python worker may outlive its cancelled task, blocked in a read). Lightweight
+transactions make claims and renewals atomic, and Cassandra's TTL times them, so no two hosts'
+clocks are compared."""
 
 from __future__ import annotations
 
